@@ -1,0 +1,47 @@
+# skillsign: `make demo` runs the service on the embedded default, `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NODE_DIR := tests/interop/node
+
+.PHONY: demo test test-sqlite test-postgres lint bench node-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The independent verifier (Node) for the interop tests; skipped where there is no npm.
+node-deps:
+	@if [ -f $(NODE_DIR)/package-lock.json ] && command -v npm >/dev/null; then \
+	  if [ ! -d $(NODE_DIR)/node_modules ] || [ $(NODE_DIR)/package-lock.json -nt $(NODE_DIR)/node_modules ]; then \
+	    npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error && touch $(NODE_DIR)/node_modules; \
+	  fi; \
+	fi
+
+demo: $(STAMP)
+	$(BIN)/skillsign demo
+
+# The whole suite on SQLite; again on PostgreSQL (every test that touches a
+# database) when SKILLSIGN_TEST_DATABASE_URL names one.
+test: $(STAMP) node-deps
+	$(BIN)/ruff check .
+	env -u SKILLSIGN_TEST_DATABASE_URL $(BIN)/pytest -q
+	@if [ -n "$$SKILLSIGN_TEST_DATABASE_URL" ]; then \
+	  echo "== again on $$(echo $$SKILLSIGN_TEST_DATABASE_URL | sed 's#//[^@]*@#//#')"; \
+	  $(BIN)/pytest -q -m db; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP) node-deps
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis $(NODE_DIR)/node_modules

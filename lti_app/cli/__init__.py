@@ -1,0 +1,32 @@
+"""The ``skillsign`` command: a FlaskGroup over ``create_app``.
+
+Each area's commands live in their own module; ``register_commands`` adds them
+to ``app.cli``, where both ``skillsign`` and ``app.test_cli_runner()`` find them.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+
+def register_commands(app: Flask) -> None:
+    from lti_app.cli.db import db_group
+    from lti_app.cli.demo import demo
+    from lti_app.cli.frameworks import frameworks_group
+    from lti_app.cli.keys import keys_group
+
+    for command in (db_group, demo, frameworks_group, keys_group):
+        app.cli.add_command(command)
+
+
+def _app() -> Flask:
+    from lti_app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_app, add_version_option=False)
+def main() -> None:
+    """skillsign: competency checklists and Open Badges 3.0 credentials over LTI 1.3."""

@@ -1,0 +1,124 @@
+"""Settings from ``SKILLSIGN_*`` environment variables.
+
+Every setting has one name, one default and one place where it is read, so the
+README's configuration table and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    env: str
+    key: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SKILLSIGN_ENV", "ENV", "development", "development, demo, test or production"),
+    Setting(
+        "SKILLSIGN_INSTANCE_DIR",
+        "INSTANCE_DIR",
+        "instance",
+        "where dev secrets, keys and the SQLite database live",
+    ),
+    Setting(
+        "SKILLSIGN_DATABASE_URL",
+        "DATABASE_URL",
+        None,
+        "SQLAlchemy URL; default sqlite:///<instance>/skillsign.db",
+    ),
+    Setting(
+        "SKILLSIGN_SECRET_KEY", "SECRET_KEY", None, "session/CSRF secret; required in production"
+    ),
+    Setting(
+        "SKILLSIGN_BASE_URL",
+        "BASE_URL",
+        "http://127.0.0.1:5000",
+        "public URL of this tool, no trailing slash",
+    ),
+    Setting("SKILLSIGN_KEYS_DIR", "KEYS_DIR", None, "key store directory; default <instance>/keys"),
+    Setting("SKILLSIGN_LOG_LEVEL", "LOG_LEVEL", "INFO", "log level"),
+    Setting(
+        "SKILLSIGN_PROXY_FIX", "PROXY_FIX", "0", "number of trusted reverse proxies (X-Forwarded-*)"
+    ),
+    Setting(
+        "SKILLSIGN_AUTO_APPROVE_DEPLOYMENTS",
+        "AUTO_APPROVE_DEPLOYMENTS",
+        "0",
+        "approve unknown deployments of known platforms",
+    ),
+)
+
+PRODUCTION = "production"
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret(instance_dir: Path) -> str:
+    """A secret generated once per instance, so sessions survive restarts in dev."""
+    path = instance_dir / "secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        instance_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process won the race: use its secret
+            return path.read_text(encoding="utf-8").strip()
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(value)
+        return value
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Resolve every setting: overrides > environment > default."""
+    env = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.key in overrides:
+            values[setting.key] = overrides.pop(setting.key)
+        else:
+            values[setting.key] = env.get(setting.env, setting.default)
+
+    instance_dir = Path(values["INSTANCE_DIR"]).resolve()
+    values["INSTANCE_DIR"] = str(instance_dir)
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{instance_dir / 'skillsign.db'}"
+    if not values["KEYS_DIR"]:
+        values["KEYS_DIR"] = str(instance_dir / "keys")
+    values["BASE_URL"] = str(values["BASE_URL"]).rstrip("/")
+    values["PROXY_FIX"] = int(values["PROXY_FIX"] or 0)
+    values["AUTO_APPROVE_DEPLOYMENTS"] = _truthy(values["AUTO_APPROVE_DEPLOYMENTS"])
+
+    if values["ENV"] not in {"development", "demo", "test", PRODUCTION}:
+        raise ConfigError(
+            f"SKILLSIGN_ENV: expected development, demo, test or production, got {values['ENV']!r}"
+        )
+    if not values["SECRET_KEY"]:
+        if values["ENV"] == PRODUCTION:
+            raise ConfigError("SKILLSIGN_SECRET_KEY is required when SKILLSIGN_ENV=production")
+        values["SECRET_KEY"] = _dev_secret(instance_dir)
+    if values["ENV"] == PRODUCTION and not values["BASE_URL"].startswith("https://"):
+        raise ConfigError("SKILLSIGN_BASE_URL must be an https:// URL in production")
+
+    values.update(overrides)  # remaining overrides are plain Flask settings (TESTING, ...)
+    return values

@@ -1,0 +1,39 @@
+"""All mapped classes, imported here so ``Base.metadata`` knows every table."""
+
+from lti_app.db.models.audit import AuditEvent
+from lti_app.db.models.credentials import Credential, StatusList
+from lti_app.db.models.frameworks import FrameworkLevel, FrameworkVersion, Statement
+from lti_app.db.models.lti import (
+    Admin,
+    Context,
+    Deployment,
+    LaunchData,
+    Membership,
+    Nonce,
+    Platform,
+    ResourceLink,
+    User,
+)
+from lti_app.db.models.outbox import OutboxMessage
+from lti_app.db.models.signoffs import SignoffEvent, SignoffRequest
+
+__all__ = [
+    "Admin",
+    "AuditEvent",
+    "Context",
+    "Credential",
+    "Deployment",
+    "FrameworkLevel",
+    "FrameworkVersion",
+    "LaunchData",
+    "Membership",
+    "Nonce",
+    "OutboxMessage",
+    "Platform",
+    "ResourceLink",
+    "SignoffEvent",
+    "SignoffRequest",
+    "Statement",
+    "StatusList",
+    "User",
+]
