@@ -19,7 +19,8 @@ SHARED = REPO / ".." / "shared"
 
 @pytest.fixture(scope="session")
 def seed_path() -> Path:
-    return SHARED / "frameworks" / "psychiatric-technicians.json"
+    # The bundled copy (byte-identical to shared/, checked in test_framework_loader).
+    return REPO / "frameworks" / "data" / "psychiatric-technicians.json"
 
 
 @pytest.fixture(scope="session")
