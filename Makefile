@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-NODE_DIR := tests/interop/node
+NODE_DIRS := tests/interop/node tests/browser
 
 .PHONY: demo test test-sqlite test-postgres lint bench node-deps clean
 
@@ -15,13 +15,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
-# The independent verifier (Node) for the interop tests; skipped where there is no npm.
+# Node packages for the tests: the independent verifier (interop) and axe-core (browser);
+# skipped where there is no npm.
 node-deps:
-	@if [ -f $(NODE_DIR)/package-lock.json ] && command -v npm >/dev/null; then \
-	  if [ ! -d $(NODE_DIR)/node_modules ] || [ $(NODE_DIR)/package-lock.json -nt $(NODE_DIR)/node_modules ]; then \
-	    npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error && touch $(NODE_DIR)/node_modules; \
+	@for dir in $(NODE_DIRS); do \
+	  if [ -f $$dir/package-lock.json ] && command -v npm >/dev/null; then \
+	    if [ ! -d $$dir/node_modules ] || [ $$dir/package-lock.json -nt $$dir/node_modules ]; then \
+	      npm ci --prefix $$dir --no-audit --no-fund --loglevel=error && touch $$dir/node_modules || exit 1; \
+	    fi; \
 	  fi; \
-	fi
+	done
 
 demo: $(STAMP)
 	$(BIN)/skillsign demo
@@ -44,4 +47,4 @@ bench: $(STAMP) node-deps
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .hypothesis $(NODE_DIR)/node_modules
+	rm -rf $(VENV) instance .pytest_cache .hypothesis $(addsuffix /node_modules,$(NODE_DIRS))

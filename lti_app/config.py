@@ -60,6 +60,36 @@ SETTINGS: tuple[Setting, ...] = (
         "0",
         "approve unknown deployments of known platforms",
     ),
+    Setting(
+        "SKILLSIGN_ISSUER_DID",
+        "ISSUER_DID",
+        None,
+        "credential issuer identity: web (did:web of BASE_URL) or key (did:key); default key, web in production",
+    ),
+    Setting(
+        "SKILLSIGN_ISSUER_NAME",
+        "ISSUER_NAME",
+        None,
+        "issuer name on credentials; default the host of BASE_URL",
+    ),
+    Setting(
+        "SKILLSIGN_ISSUER_EMAIL",
+        "ISSUER_EMAIL",
+        None,
+        "issuer contact address in the issuer profile; default credentials@<host>",
+    ),
+    Setting(
+        "SKILLSIGN_RATELIMIT_STORAGE_URI",
+        "RATELIMIT_STORAGE_URI",
+        "memory://",
+        "rate-limit counters: memory:// (per process) or redis://host:6379/0 (shared)",
+    ),
+    Setting(
+        "SKILLSIGN_RATELIMIT_VERIFY",
+        "RATELIMIT_VERIFY",
+        "60 per minute;600 per hour",
+        "POSTs to /verify and /api/v1/verify per client address",
+    ),
 )
 
 PRODUCTION = "production"
@@ -117,6 +147,10 @@ def load_settings(
         if values["ENV"] == PRODUCTION:
             raise ConfigError("SKILLSIGN_SECRET_KEY is required when SKILLSIGN_ENV=production")
         values["SECRET_KEY"] = _dev_secret(instance_dir)
+    method = str(values["ISSUER_DID"] or ("web" if values["ENV"] == PRODUCTION else "key"))
+    if method.strip().lower() not in {"web", "key"}:
+        raise ConfigError(f"SKILLSIGN_ISSUER_DID: expected web or key, got {method!r}")
+    values["ISSUER_DID"] = method.strip().lower()
     if values["ENV"] == PRODUCTION and not values["BASE_URL"].startswith("https://"):
         raise ConfigError("SKILLSIGN_BASE_URL must be an https:// URL in production")
 

@@ -7,37 +7,12 @@ import logging
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from lti_app.logs import redact_path
+from lti_app.services.errors import AppError, Conflict, Forbidden, NotFound
+
+__all__ = ["AppError", "Conflict", "Forbidden", "NotFound", "init_app"]
+
 log = logging.getLogger("skillsign.http")
-
-
-class AppError(Exception):
-    """A failure the user should be told about, with an HTTP status."""
-
-    status = 400
-    title = "Bad request"
-
-    def __init__(self, detail: str, *, status: int | None = None, title: str | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if status is not None:
-            self.status = status
-        if title is not None:
-            self.title = title
-
-
-class NotFound(AppError):
-    status = 404
-    title = "Not found"
-
-
-class Forbidden(AppError):
-    status = 403
-    title = "Not allowed"
-
-
-class Conflict(AppError):
-    status = 409
-    title = "Conflict"
 
 
 def _wants_json() -> bool:
@@ -68,7 +43,12 @@ def init_app(app: Flask) -> None:
     def _app_error(exc: AppError) -> Response:
         log.info(
             "request refused",
-            extra={"status": exc.status, "reason": exc.detail, "path": request.path},
+            extra={
+                "status": exc.status,
+                "code": getattr(exc, "code", None),
+                "reason": exc.detail,
+                "path": redact_path(request.path),
+            },
         )
         return _respond(exc.status, exc.title, exc.detail, getattr(exc, "code", None))
 
@@ -80,7 +60,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _internal(exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"path": request.path})
+        log.exception("unhandled error", extra={"path": redact_path(request.path)})
         return _respond(
             500, "Something went wrong", "The error was logged. Please try again later."
         )

@@ -12,13 +12,20 @@ from typing import Any
 # Anything that looks like a compact JWS/JWT or a PEM block never reaches a log line.
 _JWT_RE = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _PEM_RE = re.compile(r"-----BEGIN [A-Z ]+-----.*?-----END [A-Z ]+-----", re.S)
+# A launch page's path carries its session token (/s/<token>/...): a bearer credential.
+_SESSION_PATH_RE = re.compile(r"/s/[A-Za-z0-9_-]{16,}")
 _SECRET_FIELDS = {"id_token", "access_token", "token", "private_key", "secret", "password", "jwt"}
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
+def redact_path(path: str) -> str:
+    """A URL path fit for a log line: a launch session token becomes ``[session]``."""
+    return _SESSION_PATH_RE.sub("/s/[session]", path)
+
+
 def scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return _PEM_RE.sub("[pem]", _JWT_RE.sub("[jwt]", value))
+        return redact_path(_PEM_RE.sub("[pem]", _JWT_RE.sub("[jwt]", value)))
     if isinstance(value, dict):
         return {k: ("[redacted]" if k in _SECRET_FIELDS else scrub(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):

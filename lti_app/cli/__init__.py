@@ -12,12 +12,33 @@ from flask.cli import FlaskGroup
 
 
 def register_commands(app: Flask) -> None:
+    from lti_app.cli.admins import admins_group
+    from lti_app.cli.credentials import credentials_group, verify_command
     from lti_app.cli.db import db_group
     from lti_app.cli.demo import demo
     from lti_app.cli.frameworks import frameworks_group
     from lti_app.cli.keys import keys_group
+    from lti_app.cli.platforms import platforms_group
+    from lti_app.cli.roster import roster_group
+    from lti_app.cli.signoffs import signoffs_group
+    from lti_app.cli.translations import translations_group
+    from lti_app.cli.worker import outbox_group, worker_command
 
-    for command in (db_group, demo, frameworks_group, keys_group):
+    for command in (
+        db_group,
+        demo,
+        frameworks_group,
+        keys_group,
+        worker_command,
+        outbox_group,
+        roster_group,
+        platforms_group,
+        admins_group,
+        translations_group,
+        credentials_group,
+        verify_command,
+        signoffs_group,
+    ):
         app.cli.add_command(command)
 
 

@@ -1,0 +1,147 @@
+"""Who is asking: the actor of a launch session, and decorators that demand one.
+
+Pages of a launch are made with ``launch_blueprint()``: they live under
+``/s/<ls>/`` and ``url_for`` fills ``ls`` in from the current request, so
+templates never handle the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Flask, current_app, g, session
+
+from lti_app.errors import AppError, Forbidden
+from lti_app.lti.sessions import LaunchSessionData
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_PROBLEMS = {
+    "expired": "Your skillsign session has expired.",
+    "malformed": "This skillsign address is not valid.",
+    "pending": "This launch was not completed.",
+    "other_browser": "This skillsign session belongs to another browser.",
+}
+
+
+class SessionExpired(AppError):
+    status = 401
+    title = "Session expired"
+    code = "auth.session_expired"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person behind the current launch session and what they may do in its course.
+
+    ``is_admin`` is true for an administrator of the launching platform (system or
+    institution Administrator role) and for users listed in ``admins``;
+    ``is_tool_admin`` only for the latter: platform-wide checks must also
+    compare ``platform_id``.
+    """
+
+    user_id: int
+    platform_id: int
+    context_id: int | None
+    resource_link_id: int | None
+    roles: tuple[str, ...]
+    is_instructor: bool
+    is_learner: bool
+    is_admin: bool
+    locale: str | None
+    session_id: str  # the launch session's key (a hash; never the token itself)
+    message_type: str = "LtiResourceLinkRequest"
+    is_tool_admin: bool = False
+
+
+def current_actor() -> Actor:
+    """The actor of this request's launch session, or a clear 'launch again' error."""
+    actor = g.get("actor")
+    if actor is not None:
+        return actor
+    data = session._get_current_object()  # type: ignore[attr-defined]
+    if not isinstance(data, LaunchSessionData) or data.state is None:
+        problem = getattr(data, "problem", None) if isinstance(data, LaunchSessionData) else None
+        lead = _PROBLEMS.get(problem or "", "This page belongs to a launch from your course.")
+        raise SessionExpired(f"{lead} Launch skillsign again from your course.")
+    state = data.state
+    actor = Actor(
+        user_id=state.user_id,
+        platform_id=state.platform_id,
+        context_id=state.context_id,
+        resource_link_id=state.resource_link_id,
+        roles=state.roles,
+        is_instructor=state.is_instructor,
+        is_learner=state.is_learner,
+        is_admin=state.is_admin,
+        locale=state.locale,
+        session_id=state.key,
+        message_type=state.message_type,
+        is_tool_admin=state.is_tool_admin,
+    )
+    g.actor = actor
+    g.launch_locale = actor.locale
+    return actor
+
+
+def require_launch(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current_actor()
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_instructor(view: F) -> F:
+    """Instructors and TAs of this course (membership roles only)."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_actor().is_instructor:
+            raise Forbidden("Only the course's instructors and teaching assistants can do this.")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def require_admin(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_actor().is_admin:
+            raise Forbidden("Only skillsign administrators can do this.")
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def launch_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
+    """A blueprint whose pages live under ``/s/<ls>/`` and need a launch session."""
+    bp = Blueprint(name, import_name, url_prefix="/s/<ls>", **kwargs)
+
+    @bp.url_value_preprocessor
+    def _take_token(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        if values is not None:
+            g.ls = values.pop("ls", None)
+        current_actor()  # every launch page needs a live session; this also sets the locale
+
+    return bp
+
+
+def _fill_token(endpoint: str, values: dict[str, Any]) -> None:
+    if "ls" in values or not g.get("ls"):
+        return
+    try:
+        expecting = current_app.url_map.is_endpoint_expecting(endpoint, "ls")
+    except KeyError:  # unknown endpoint: let url_for report it (BuildError)
+        return
+    if expecting:
+        values["ls"] = g.ls
+
+
+def init_app(app: Flask) -> None:
+    # App-wide, so a page of one launch blueprint links to another's without passing ls.
+    app.url_defaults(_fill_token)

@@ -1,0 +1,40 @@
+"""Rate limits on the public endpoints that do real work for anyone: credential verification.
+
+Verifying a credential canonicalises JSON-LD and checks signatures; ``/verify`` and
+``/api/v1/verify`` take uploads from strangers with no login. Each client address
+(``request.remote_addr``: behind a proxy set ``SKILLSIGN_PROXY_FIX``) gets
+``SKILLSIGN_RATELIMIT_VERIFY`` POSTs. Counters live in memory by default, which is per
+process: with several gunicorn workers or hosts, point ``SKILLSIGN_RATELIMIT_STORAGE_URI``
+at Redis (``redis://host:6379/0``) so they share one count.
+
+One limiter per app (no module-level state): tests and tools build many apps in one process.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+# Endpoints limited by SKILLSIGN_RATELIMIT_VERIFY (POST only: the forms themselves are cheap).
+VERIFY_ENDPOINTS = ("verify.verify_page", "verify.verify_api")
+
+
+def init_app(app: Flask) -> Limiter:
+    """Attach the limiter; call after the blueprints are registered."""
+    limiter = Limiter(
+        key_func=get_remote_address,
+        storage_uri=app.config["RATELIMIT_STORAGE_URI"],
+        headers_enabled=True,  # X-RateLimit-* and Retry-After tell a client when to come back
+        key_prefix="skillsign",
+    )
+    limiter.init_app(app)
+    for endpoint in VERIFY_ENDPOINTS:
+        view = app.view_functions.get(endpoint)
+        if view is not None:
+            # The limit is checked by the wrapper, so the wrapper must be what the route calls.
+            app.view_functions[endpoint] = limiter.limit(
+                app.config["RATELIMIT_VERIFY"], methods=["POST"]
+            )(view)
+    app.extensions["skillsign.limiter"] = limiter
+    return limiter

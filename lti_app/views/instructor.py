@@ -1,0 +1,573 @@
+"""The instructor's pages (``/s/<ls>/grid`` and around): the roster x statements grid,
+single and bulk sign-off, undo, the requests queue, a learner's audit trail, the cohort.
+
+Only instructors and TAs of the launch's course get here (``require_instructor``),
+and the sign-off and request services check the membership again, whatever
+the page sent. Bulk actions go through a confirmation page, so a stray click
+signs nothing; the confirmation needs no JavaScript.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from urllib.parse import parse_qsl, urlencode
+
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import format_date, format_datetime, gettext, ngettext
+
+from keys import KeyStore
+from lti_app import request_db
+from lti_app.auth import current_actor, launch_blueprint, require_instructor
+from lti_app.db.models import Context, SignoffRequest
+from lti_app.errors import AppError, NotFound
+from lti_app.lti import http as outbound
+from lti_app.services import awarding, checklists, roster, signoffs
+from lti_app.services import requests as signoff_requests
+from lti_app.views import checklist_pages as pages
+
+bp = launch_blueprint("instructor", __name__)
+log = logging.getLogger("skillsign.checklists")
+bp.context_processor(pages.nav_context)
+
+GRID_ARGS = ("level", "status", "q", "page")
+ALREADY_SHOWN = 8  # "already signed" messages listed one by one; the rest are counted
+ROSTER_RETRY = 300.0  # seconds before the grid asks a failing platform for the roster again
+
+
+def _grid_args(source: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {k: v for k, v in source if k in GRID_ARGS and v}
+
+
+def _grid_url(args: dict[str, str] | None = None) -> str:
+    return url_for(".grid", **(args or {}))
+
+
+def _back() -> str:
+    """Back to the grid as it was (filters, search, page) after a POST."""
+    return _grid_url(_grid_args(parse_qsl(request.form.get("back", ""))))
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 7 else default
+
+
+def _refresh_roster(*, force: bool) -> None:
+    """Read the course roster from the platform (NRPS) when it is stale, or when asked.
+
+    Its own transaction: a platform that does not answer costs a notice, not the page.
+    """
+    context_id = current_actor().context_id
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with request_db.database().transaction() as db:
+        context = db.get(Context, context_id) if context_id else None
+        if context is None or not context.memberships_url:
+            if force:
+                flash(
+                    gettext(
+                        "This course offers no roster service: learners appear when they launch."
+                    ),
+                    "info",
+                )
+            return
+        failures = app.extensions.setdefault("skillsign.roster_failures", {})
+        if not force and (
+            roster.is_fresh(context, roster.DEFAULT_MAX_AGE)
+            or time.monotonic() - failures.get(context.id, -ROSTER_RETRY) < ROSTER_RETRY
+        ):
+            return
+        try:
+            result = roster.sync_roster(
+                db, context, KeyStore(app.config["KEYS_DIR"]), force=True, http=outbound.client(app)
+            )
+        except roster.RosterUnavailable as exc:
+            # A platform that fails is asked again after a while, not on every page.
+            failures[context.id] = time.monotonic()
+            log.warning("roster not read", extra={"context_id": context_id, "reason": str(exc)})
+            flash(
+                gettext(
+                    "The course roster could not be read from the platform; the grid shows the "
+                    "learners who launched the activity."
+                ),
+                "info",
+            )
+            return
+    if force:
+        flash(
+            ngettext(
+                "The roster lists %(num)d person.",
+                "The roster lists %(num)d people.",
+                result.members,
+            ),
+            "success",
+        )
+
+
+@bp.post("/grid/roster")
+@require_instructor
+def refresh_roster() -> Response:
+    _refresh_roster(force=True)
+    return redirect(_back(), 303)
+
+
+def _met_labels(view: checklists.Grid) -> dict[tuple[str, date], tuple[str, str]]:
+    """What a met cell says (tooltip, screen reader text), made once per signer and day:
+    a page has up to 50 x 40 cells, and most were signed in a few bulk actions."""
+    labels: dict[tuple[str, date], tuple[str, str]] = {}
+    for row in view.rows:
+        for cell in row.cells:
+            if cell.signed is None:
+                continue
+            key = (cell.signed.by, cell.signed.at.date())
+            if key not in labels:
+                day = format_date(key[1])
+                labels[key] = (
+                    gettext("Signed off by %(name)s on %(when)s", name=key[0], when=day),
+                    gettext("Met, signed off by %(name)s on %(when)s", name=key[0], when=day),
+                )
+    return labels
+
+
+@bp.get("/grid")
+@require_instructor
+def grid() -> str:
+    _refresh_roster(force=False)
+    scope = pages.scope()
+    view = checklists.grid(
+        request_db.session(),
+        scope,
+        level_key=request.args.get("level") or None,
+        status=request.args.get("status", "all"),
+        search=request.args.get("q", "")[:200],
+        page=_int_arg("page", 1),
+    )
+    args = _grid_args(request.args.items())
+    return render_template(
+        "checklists/grid.html",
+        scope=scope,
+        grid=view,
+        met_labels=_met_labels(view),
+        select_all=request.args.get("select") == "all",
+        back=urlencode(args),
+        args=args,
+    )
+
+
+# -- bulk sign-off: choose, confirm, sign ----------------------------------------------
+def _course_learners(learner_ids: Iterable[int]) -> None:
+    """404 for anyone who is not a learner of this course: a form names no one else."""
+    try:
+        signoffs.course_learner_ids(
+            request_db.session(), current_actor().context_id or 0, learner_ids
+        )
+    except AppError:
+        raise NotFound(gettext("There is no such learner in this course.")) from None
+
+
+def _selection(scope: checklists.Scope) -> tuple[str, dict[int, list[uuid.UUID]]]:
+    """(action, statements per learner) from the grid form or the confirmation form."""
+    action = request.form.get("action", "")
+    plan: dict[int, list[uuid.UUID]] = defaultdict(list)
+    if action == "cells":
+        for raw in request.form.getlist("cell"):
+            learner, _, statement = raw.partition(":")
+            try:
+                learner_id, statement_id = int(learner), uuid.UUID(statement)
+            except ValueError:
+                raise AppError(
+                    gettext("The form is missing a valid %(field)s.", field="cell")
+                ) from None
+            if statement_id not in scope.by_id:
+                raise AppError(gettext("Some statements are not part of this checklist."))
+            plan[learner_id].append(statement_id)
+        if not plan:
+            raise AppError(gettext("Select at least one cell of the grid."))
+        _course_learners(plan)
+        return action, dict(plan)
+    learners = pages.form_ints("learner")
+    if not learners:
+        raise AppError(gettext("Select at least one learner."))
+    _course_learners(learners)
+    if action == "level":
+        level = scope.level(request.form.get("level"))
+        if level is None:
+            raise AppError(gettext("Choose a level."))
+        statements = [c.id for c in level.statements]
+    elif action == "statement":
+        statement_id = pages.form_uuid("statement")
+        if statement_id not in scope.by_id:
+            raise AppError(gettext("Some statements are not part of this checklist."))
+        statements = [statement_id]
+    else:
+        raise AppError(gettext("Choose what to sign off."))
+    return action, {learner: list(statements) for learner in learners}
+
+
+@bp.post("/grid/confirm")
+@require_instructor
+def confirm() -> Response | str:
+    scope = pages.scope()
+    try:
+        action, plan = _selection(scope)
+    except AppError as exc:
+        if exc.status == 404:
+            raise
+        pages.flash_error(exc)
+        return redirect(_back(), 303)
+    names = checklists.people(request_db.session(), plan)
+    statements = sorted(
+        {s for ids in plan.values() for s in ids},
+        key=lambda s: scope.statements.index(scope.by_id[s]),
+    )
+    return render_template(
+        "checklists/confirm.html",
+        scope=scope,
+        action=action,
+        plan=plan,
+        names=names,
+        columns=[scope.by_id[s] for s in statements],
+        cells=sum(len(v) for v in plan.values()),
+        level=scope.level(request.form.get("level")) if action == "level" else None,
+        statement=request.form.get("statement"),
+        back=request.form.get("back", ""),
+    )
+
+
+def _already_messages(pairs: list[tuple[int, uuid.UUID]], scope: checklists.Scope) -> None:
+    """Tell who signed what a bulk action found already done (another instructor, maybe)."""
+    if not pairs:
+        return
+    db = request_db.session()
+    signers = checklists.who_signed(db, pairs)
+    names = checklists.people(db, {learner for learner, _ in pairs})
+    for learner_id, statement_id in pairs[:ALREADY_SHOWN]:
+        mark = signers.get((learner_id, statement_id))
+        who = names[learner_id].name if learner_id in names else "#" + str(learner_id)
+        flash(
+            gettext(
+                "%(learner)s: %(code)s was already signed off by %(name)s on %(when)s.",
+                learner=who,
+                code=scope.by_id[statement_id].code,
+                name=mark.by if mark else "?",
+                when=format_datetime(mark.at) if mark else "?",
+            ),
+            "info",
+        )
+    rest = len(pairs) - ALREADY_SHOWN
+    if rest > 0:
+        flash(
+            ngettext(
+                "%(num)d more cell was already signed off.",
+                "%(num)d more cells were already signed off.",
+                rest,
+            ),
+            "info",
+        )
+
+
+def _sign(
+    scope: checklists.Scope, plan: dict[int, list[uuid.UUID]], note: str | None
+) -> tuple[int, int, list[tuple[int, uuid.UUID]], int]:
+    """Sign a plan; (cells signed, learners touched, already met, credentials issued)."""
+    actor = current_actor()
+    db = request_db.session()
+    # Learners with the same statements are signed in one call (a whole column or level).
+    groups: dict[tuple[uuid.UUID, ...], list[int]] = defaultdict(list)
+    for learner_id, statements in plan.items():
+        groups[tuple(statements)].append(learner_id)
+    signed = issued = 0
+    touched: set[int] = set()
+    already: list[tuple[int, uuid.UUID]] = []
+    for statements, learners in groups.items():
+        result = signoffs.sign(
+            db,
+            actor_id=actor.user_id,
+            context_id=scope.context_id,
+            learner_ids=learners,
+            statement_ids=list(statements),
+            note=note,
+            allowed_statements=scope.statement_ids,
+        )
+        signed += len(result.events)
+        issued += len(result.credentials)
+        touched |= {e.learner_id for e in result.events}
+        already.extend(result.already_met)
+        signoff_requests.settle_met(
+            db,
+            actor_id=actor.user_id,
+            context_id=scope.context_id,
+            learner_ids=learners,
+            statement_ids=list(statements),
+        )
+    return signed, len(touched), already, issued
+
+
+def _report(signed: int, learners: int, issued: int) -> None:
+    if signed:
+        flash(
+            gettext(
+                "Signed off %(cells)s for %(learners)s.",
+                cells=ngettext("%(num)d statement", "%(num)d statements", signed),
+                learners=ngettext("%(num)d learner", "%(num)d learners", learners),
+            ),
+            "success",
+        )
+    if issued:
+        flash(
+            ngettext("%(num)d credential was issued.", "%(num)d credentials were issued.", issued),
+            "success",
+        )
+
+
+@bp.post("/grid/sign")
+@require_instructor
+def sign() -> Response:
+    scope = pages.scope()
+    try:
+        _, plan = _selection(scope)
+        signed, learners, already, issued = _sign(scope, plan, request.form.get("note"))
+    except AppError as exc:
+        request_db.session().rollback()
+        if exc.status == 404:
+            raise
+        pages.flash_error(exc)
+        return redirect(_back(), 303)
+    _report(signed, learners, issued)
+    _already_messages(already, scope)
+    return redirect(_back(), 303)
+
+
+# -- one learner -------------------------------------------------------------------------
+def _learner_page(learner_id: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    scope = pages.scope()
+    db = request_db.session()
+    view = checklists.checklist(db, scope, learner_id, private_notes=True)
+    html = render_template(
+        "checklists/learner_detail.html",
+        scope=scope,
+        checklist=view,
+        error=error,
+        error_statement=request.form.get("statement") if error else None,
+    )
+    return html, status
+
+
+@bp.get("/learners/<int:learner_id>")
+@require_instructor
+def learner(learner_id: int) -> tuple[str, int]:
+    pages.course_learner(learner_id)
+    return _learner_page(learner_id)
+
+
+@bp.post("/learners/<int:learner_id>/sign")
+@require_instructor
+def learner_sign(learner_id: int) -> Response | tuple[str, int]:
+    pages.course_learner(learner_id)
+    scope = pages.scope()
+    statements = pages.form_uuids("statement")
+    if not statements:
+        level = scope.level(request.form.get("level"))
+        statements = [c.id for c in level.statements] if level else []
+    if not statements:
+        return _learner_page(learner_id, gettext("Choose what to sign off."), 400)
+    try:
+        signed, learners, already, issued = _sign(
+            scope, {learner_id: statements}, request.form.get("note")
+        )
+    except AppError as exc:
+        request_db.session().rollback()
+        return _learner_page(learner_id, pages.message(exc), exc.status)
+    _report(signed, learners, issued)
+    _already_messages(already, scope)
+    anchor = f"st-{statements[0]}" if len(statements) == 1 else None
+    return redirect(url_for(".learner", learner_id=learner_id, _anchor=anchor), 303)
+
+
+@bp.post("/learners/<int:learner_id>/undo")
+@require_instructor
+def learner_undo(learner_id: int) -> Response | tuple[str, int]:
+    pages.course_learner(learner_id)
+    scope = pages.scope()
+    statement_id = pages.form_uuid("statement")
+    reason = (request.form.get("reason") or "").strip()
+    db = request_db.session()
+    level = scope.level_of(statement_id)
+    if level is None:
+        return _learner_page(
+            learner_id, gettext("Some statements are not part of this checklist."), 400
+        )
+    if not reason and awarding.live_credentials(db, learner_id=learner_id, level_ids=[level.id]):
+        return _learner_page(
+            learner_id,
+            gettext(
+                "A credential was already issued for %(level)s: give a reason. The credential "
+                "will be revoked, and the reason shown on its public page.",
+                level=level.label,
+            ),
+            400,
+        )
+    actor = current_actor()
+    try:
+        result = signoffs.undo(
+            db,
+            actor_id=actor.user_id,
+            context_id=scope.context_id,
+            learner_id=learner_id,
+            statement_id=statement_id,
+            reason=reason or None,
+            allowed_statements=scope.statement_ids,
+        )
+    except AppError as exc:
+        db.rollback()
+        return _learner_page(learner_id, pages.message(exc), exc.status)
+    flash(
+        gettext("The sign-off of %(code)s was undone.", code=scope.by_id[statement_id].code),
+        "success",
+    )
+    if result.revoked:
+        flash(
+            ngettext(
+                "%(num)d credential was revoked.",
+                "%(num)d credentials were revoked.",
+                len(result.revoked),
+            ),
+            "info",
+        )
+    return redirect(url_for(".learner", learner_id=learner_id, _anchor=f"st-{statement_id}"), 303)
+
+
+@bp.get("/learners/<int:learner_id>/audit")
+@require_instructor
+def audit(learner_id: int) -> str:
+    pages.course_learner(learner_id)
+    scope = pages.scope()
+    db = request_db.session()
+    person = checklists.people(db, [learner_id])[learner_id]
+    entries = checklists.audit_trail(db, scope, learner_id)
+    return render_template("checklists/audit.html", scope=scope, learner=person, entries=entries)
+
+
+# -- requests ------------------------------------------------------------------------------
+@bp.get("/requests")
+@require_instructor
+def requests_queue() -> str:
+    scope = pages.scope()
+    status = request.args.get("status", "pending")
+    if status not in ("pending", "approved", "declined", "withdrawn"):
+        status = "pending"
+    db = request_db.session()
+    items = checklists.request_queue(db, scope, status=status)
+    names = checklists.people(db, {r.learner_id for r in items})
+    return render_template(
+        "checklists/requests.html", scope=scope, items=items, names=names, status=status
+    )
+
+
+def _after_decision(request_id: int) -> Response:
+    """Back where the decision was taken: the queue, or the learner's page."""
+    if request.form.get("next") == "learner":
+        found = request_db.session().get(SignoffRequest, request_id)
+        if found is not None and found.context_id == current_actor().context_id:
+            return redirect(
+                url_for(
+                    ".learner", learner_id=found.learner_id, _anchor=f"st-{found.statement_id}"
+                ),
+                303,
+            )
+    return redirect(url_for(".requests_queue", _anchor=f"request-{request_id}"), 303)
+
+
+@bp.post("/requests/<int:request_id>/approve")
+@require_instructor
+def approve(request_id: int) -> Response:
+    scope = pages.scope()
+    actor = current_actor()
+    db = request_db.session()
+    try:
+        decision = signoff_requests.approve(
+            db,
+            actor_id=actor.user_id,
+            context_id=scope.context_id,
+            request_id=request_id,
+            comment=request.form.get("comment"),
+            allowed_statements=scope.statement_ids,
+        )
+    except AppError as exc:
+        db.rollback()
+        if exc.status == 404:
+            raise
+        pages.flash_error(exc)
+        return _after_decision(request_id)
+    code = scope.by_id[decision.request.statement_id].code
+    flash(gettext("Request approved: %(code)s is signed off.", code=code), "success")
+    if decision.result is not None:
+        _already_messages(list(decision.result.already_met), scope)
+        _report(0, 0, len(decision.result.credentials))
+    return _after_decision(request_id)
+
+
+@bp.post("/requests/<int:request_id>/decline")
+@require_instructor
+def decline(request_id: int) -> Response:
+    scope = pages.scope()
+    actor = current_actor()
+    db = request_db.session()
+    try:
+        signoff_requests.decline(
+            db,
+            actor_id=actor.user_id,
+            context_id=scope.context_id,
+            request_id=request_id,
+            comment=request.form.get("comment", ""),
+        )
+    except AppError as exc:
+        db.rollback()
+        if exc.status == 404:
+            raise
+        pages.flash_error(exc)
+        return _after_decision(request_id)
+    flash(gettext("Request declined; the learner sees your comment."), "success")
+    return _after_decision(request_id)
+
+
+# -- cohort ---------------------------------------------------------------------------------
+@bp.get("/cohort")
+@require_instructor
+def cohort() -> str:
+    scope = pages.scope()
+    view = checklists.cohort(request_db.session(), scope)
+    return render_template("checklists/cohort.html", scope=scope, cohort=view)
+
+
+@bp.get("/cohort.csv")
+@require_instructor
+def cohort_csv() -> Response:
+    scope = pages.scope()
+    labels = {
+        "name": gettext("Name"),
+        "email": gettext("Email"),
+        "met": gettext("met"),
+        "complete": gettext("complete"),
+        "yes": gettext("yes"),
+        "no": gettext("no"),
+    }
+    # Read everything now: the request's session closes before a stream would finish.
+    body = "".join(checklists.progress_csv(request_db.session(), scope, labels))
+    response = Response(body, mimetype="text/csv")
+    response.headers.set(
+        "Content-Disposition", "attachment", filename=f"progress-{scope.context_id}.csv"
+    )
+    return response

@@ -1,0 +1,244 @@
+"""LTI endpoints: OIDC login, launch, platform-storage confirmation, JWKS, dynamic registration.
+
+None of these POSTs carries a CSRF token: each is authenticated otherwise (a
+platform-signed id_token bound to a state, a one-time ticket, a platform's
+registration token), so they are exempt from CSRFProtect.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from lti_app import request_db
+from lti_app.db.models import Platform
+from lti_app.lti import claims as c
+from lti_app.lti import login as oidc
+from lti_app.lti import registration as dynamic
+from lti_app.lti import sessions, storage
+from lti_app.lti.errors import LaunchError
+from lti_app.lti.jwks import platform_keys
+from lti_app.lti.launch import LaunchPolicy, ToolMessageLaunch
+from lti_app.lti.tool_conf import RegistryToolConf
+from lti_app.lti.tool_keys import tool_keys
+from lti_app.security import exempt, forget_frame_origins
+from lti_app.services import launches, registry
+
+bp = Blueprint("lti", __name__)
+log = logging.getLogger("skillsign.lti")
+
+
+def base_url() -> str:
+    return current_app.config["BASE_URL"]
+
+
+def launch_url() -> str:
+    return base_url() + "/lti/launch"
+
+
+def _params() -> dict[str, str]:
+    # Platforms initiate login by GET or POST; take the first value of each name.
+    return {k: v for k, v in request.values.items(multi=False)}
+
+
+def _set_browser_cookie(response: Response, browser_id: str) -> None:
+    secure = request.is_secure
+    response.set_cookie(
+        oidc.BROWSER_COOKIE,
+        browser_id,
+        max_age=oidc.BROWSER_COOKIE_MAX_AGE,
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="None" if secure else "Lax",
+    )
+
+
+@bp.route("/lti/login", methods=["GET", "POST"])
+@exempt
+def login() -> Response:
+    db = request_db.session()
+    storage.maybe_purge(db)
+    params = _params()
+    browser_cookie = request.cookies.get(oidc.BROWSER_COOKIE) or None
+    start = oidc.start_login(
+        db, params, base_url=base_url(), launch_url=launch_url(), browser_id=browser_cookie
+    )
+    platform_origin = registry.origin(start.platform.auth_login_url)
+    if start.storage_target:
+        response = make_response(
+            render_template(
+                "lti/login_storage.html",
+                auth_url=start.auth_url,
+                state=start.state,
+                nonce=start.nonce,
+                target=start.storage_target,
+                platform_origin=platform_origin,
+            )
+        )
+        mode = "storage"
+    elif not params.get("new_window") and oidc.needs_cookie_check(
+        request.headers, browser_cookie is not None
+    ):
+        new_window = url_for("lti.login", **oidc.new_window_params(params), _external=False)
+        response = make_response(
+            render_template(
+                "lti/cookie_check.html", auth_url=start.auth_url, new_window_url=new_window
+            )
+        )
+        mode = "cookie_check"
+    else:
+        response = redirect(start.auth_url, 302)
+        mode = "redirect"
+    _set_browser_cookie(response, start.browser_id)
+    g.extra_frame_origins = [platform_origin]
+    log.info(
+        "lti login",
+        extra={"iss": start.platform.issuer, "platform": start.platform.id, "mode": mode},
+    )
+    return response
+
+
+def _record_pending(platform_id: int, deployment_id: str) -> None:
+    """Keep the unknown deployment as pending even though this launch is refused."""
+    with request_db.database().transaction() as db:
+        platform = db.get(Platform, platform_id)
+        if platform is not None:
+            registry.record_deployment(db, platform, deployment_id, approved=False)
+
+
+def _frame_origins(claims: dict[str, Any]) -> list[str]:
+    found = []
+    for url in (
+        c.obj(claims, c.LAUNCH_PRESENTATION).get("return_url"),
+        c.obj(claims, c.DL_SETTINGS).get("deep_link_return_url"),
+    ):
+        if c.url(url, 2048):
+            found.append(registry.origin(url))
+    return sorted(set(found))
+
+
+@bp.post("/lti/launch")
+@exempt
+def launch() -> Response:
+    db = request_db.session()
+    browser_id = request.cookies.get(oidc.BROWSER_COOKIE) or None
+    message = ToolMessageLaunch(
+        request.form,
+        db=db,
+        tool_conf=RegistryToolConf(db, tool_keys()),
+        keys=platform_keys(),
+        policy=LaunchPolicy(
+            base_url=base_url(),
+            auto_approve_deployments=current_app.config["AUTO_APPROVE_DEPLOYMENTS"],
+        ),
+        browser_id=browser_id,
+        secure=request.is_secure,
+        record_pending=_record_pending,
+    ).validate()
+    claims = message.claims
+    frames_before = set((message.platform.details or {}).get("frame_origins", []))
+    record = launches.record_launch(db, claims, message.platform, message.deployment)
+    if set((message.platform.details or {}).get("frame_origins", [])) != frames_before:
+        forget_frame_origins(current_app._get_current_object())  # type: ignore[attr-defined]
+
+    data: dict[str, Any] = {"_frame_origins": _frame_origins(claims)}
+    if record.message_type == c.DEEP_LINKING_REQUEST:
+        data["_launch_id"] = message.get_launch_id()
+    if record.link_setup and record.link_setup != "pinned":
+        data["_link_notice"] = record.link_setup
+    bound_by_cookie = message.binding == "cookie"
+    token = sessions.create(
+        db,
+        record,
+        browser_hash=storage.digest(browser_id) if bound_by_cookie and browser_id else None,
+        pending=not bound_by_cookie,
+        data=data,
+    )
+    log.info(
+        "lti launch",
+        extra={
+            "iss": message.platform.issuer,
+            "platform": message.platform.id,
+            "deployment": message.deployment.deployment_id,
+            "message_type": record.message_type,
+            "role": record.roles.label,
+            "binding": message.binding,
+        },
+    )
+    g.extra_frame_origins = data["_frame_origins"]
+    if bound_by_cookie:
+        return redirect(url_for("launch.landing", ls=token), 303)
+    record_state = message.state_record
+    return make_response(
+        render_template(
+            "lti/launch_check.html",
+            state=request.form.get("state", ""),
+            nonce=claims["nonce"],
+            target=record_state.get("storage_target") or "",
+            platform_origin=registry.origin(message.platform.auth_login_url),
+            ticket=token,
+        )
+    )
+
+
+@bp.post("/lti/launch/confirm")
+@exempt
+def confirm() -> Response:
+    """The launch page proved the state against the platform's storage: open the session."""
+    ticket = request.form.get("ticket", "")
+    if not ticket or not sessions.activate(request_db.session(), ticket):
+        raise LaunchError(
+            "lti.confirm_failed",
+            "This launch could not be completed (it expired or was already completed). "
+            "Launch skillsign again from your course.",
+            status=401,
+        )
+    return redirect(url_for("launch.landing", ls=ticket), 303)
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    response = jsonify(tool_keys().jwks())
+    # Platforms may cache it; a rotation keeps the old key published for days, so a
+    # few minutes of caching is safe.
+    response.headers["Cache-Control"] = "public, max-age=300"
+    return response
+
+
+@bp.get("/lti/register")
+def register() -> Response:
+    db = request_db.session()
+    result = dynamic.register(
+        db,
+        openid_configuration=request.args.get("openid_configuration", ""),
+        registration_token=request.args.get("registration_token"),
+        invite=request.args.get("invite"),
+        base_url=base_url(),
+        auto_approve=current_app.config["AUTO_APPROVE_DEPLOYMENTS"],
+    )
+    forget_frame_origins(current_app._get_current_object())  # type: ignore[attr-defined]
+    log.info(
+        "lti dynamic registration",
+        extra={
+            "iss": result.platform.issuer,
+            "platform": result.platform.id,
+            "product": result.platform.product,
+            "deployment": result.deployment_id,
+            "approved": result.approved,
+        },
+    )
+    return make_response(render_template("lti/registered.html", result=result))

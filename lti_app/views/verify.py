@@ -1,0 +1,181 @@
+"""Verification for people (``/verify``) and machines (``/api/v1/verify``), and the API's
+OpenAPI document. Both run the one pipeline (lti_app.services.verification)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from credentials.verify import VerificationResult
+from lti_app import request_db
+from lti_app.security import exempt
+from lti_app.services import verification
+from lti_app.services.errors import AppError
+from lti_app.views.openapi import openapi_document
+
+bp = Blueprint("verify", __name__)
+
+MAX_UPLOAD_BYTES = 4 * 1024 * 1024
+URL_LIMIT = 2048
+RAW_TYPES = (
+    "application/jwt",
+    "text/plain",
+    "image/png",
+    "image/svg+xml",
+    "application/octet-stream",
+)
+
+
+class VerifyRequestError(AppError):
+    code = "verify.request"
+
+
+class TooLarge(AppError):
+    status = 413
+    title = "Too large"
+    code = "verify.too_large"
+
+
+def remote_fetcher() -> verification.RemoteFetcher | None:
+    """Other issuers' documents are fetched unless the app says not to (tests, air-gapped)."""
+    if current_app.config.get("VERIFY_FETCH_REMOTE", True) is False:
+        return None
+    return verification.RemoteFetcher()
+
+
+def _body(limit: int = MAX_UPLOAD_BYTES) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"the request is {request.content_length} bytes; the limit is {limit}")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"the request is larger than {limit} bytes")
+    return data
+
+
+def _check_url(url: str) -> str:
+    url = url.strip()
+    if len(url) > URL_LIMIT:
+        raise VerifyRequestError(f"the URL is longer than {URL_LIMIT} characters")
+    if not url.startswith(("https://", "http://")):
+        raise VerifyRequestError("only http:// and https:// URLs can be verified")
+    return url
+
+
+def _run(data: bytes | str | dict[str, Any] | None, url: str | None) -> VerificationResult:
+    session = request_db.session()
+    remote = remote_fetcher()
+    if url is not None:
+        return verification.verify_url(session, _check_url(url), remote=remote)
+    assert data is not None
+    return verification.verify(session, data, remote=remote)
+
+
+# --------------------------------------------------------------------------- people
+
+
+@bp.route("/verify", methods=["GET", "POST"])
+def verify_page() -> tuple[str, int] | str:
+    if request.method == "GET":
+        prefill = request.args.get("url", "")
+        return render_template("credentials/verify.html", result=None, error=None, url=prefill)
+    upload = request.files.get("file")
+    pasted = (request.form.get("text") or "").strip()
+    url = (request.form.get("url") or "").strip()
+    given = [bool(upload and upload.filename), bool(pasted), bool(url)]
+    error: str | None = None
+    result = None
+    if sum(given) != 1:
+        error = "Give exactly one: a file, a URL, or pasted JSON or JWT text."
+    else:
+        try:
+            if upload and upload.filename:
+                data = upload.stream.read(MAX_UPLOAD_BYTES + 1)
+                if len(data) > MAX_UPLOAD_BYTES:
+                    raise TooLarge(f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
+                result = _run(data, None)
+            elif pasted:
+                result = _run(pasted, None)
+            else:
+                result = _run(None, url)
+        except AppError as problem:
+            error = problem.detail
+    status = 200 if result is not None else 400
+    return (
+        render_template("credentials/verify.html", result=result, error=error, url=url),
+        status,
+    )
+
+
+# --------------------------------------------------------------------------- machines
+
+
+def _from_json(raw: bytes) -> tuple[bytes | str | dict[str, Any] | None, str | None]:
+    try:
+        payload = json.loads(raw)
+    except ValueError as error:
+        raise VerifyRequestError(f"the body is not valid JSON: {error}") from None
+    except RecursionError:  # e.g. 100,000 nested arrays: refused, never a crash
+        raise VerifyRequestError("the body's JSON is nested too deeply") from None
+    if not isinstance(payload, dict):
+        raise VerifyRequestError("the body must be a JSON object")
+    if "@context" in payload:  # a bare credential
+        return payload, None
+    keys = [k for k in ("credential", "url", "image") if k in payload]
+    if len(keys) != 1:
+        raise VerifyRequestError(
+            "give exactly one of 'credential' (a credential object or a VC-JWT string), "
+            "'url', or 'image' (a base64 PNG or SVG); or post the credential itself"
+        )
+    value = payload[keys[0]]
+    if keys[0] == "credential":
+        if not isinstance(value, dict | str):
+            raise VerifyRequestError("'credential' must be a JSON object or a JWT string")
+        return value, None
+    if not isinstance(value, str):
+        raise VerifyRequestError(f"'{keys[0]}' must be a string")
+    if keys[0] == "url":
+        return None, value
+    try:
+        return base64.b64decode(value, validate=True), None
+    except (binascii.Error, ValueError):
+        raise VerifyRequestError("'image' is not valid base64") from None
+
+
+@bp.post("/api/v1/verify")
+@exempt  # a JSON API: no cookie session, no form, so nothing for CSRF to protect
+def verify_api() -> Response:
+    mimetype = request.mimetype
+    if mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise VerifyRequestError("a multipart request needs a 'file' part")
+        data: bytes | str | dict[str, Any] | None = upload.stream.read(MAX_UPLOAD_BYTES + 1)
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise TooLarge(f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
+        url = None
+    elif mimetype in ("application/json", "application/ld+json", "application/vc+ld+json"):
+        data, url = _from_json(_body())
+    elif mimetype in RAW_TYPES:
+        data, url = _body(), None
+    else:
+        raise VerifyRequestError(
+            f"unsupported Content-Type {mimetype or '(none)'}: send application/json, "
+            "application/jwt, image/png, image/svg+xml or multipart/form-data"
+        )
+    if not data and url is None:
+        raise VerifyRequestError("the request is empty")
+    result = _run(data, url)
+    response = jsonify(result.to_dict())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/api/openapi.json")
+def openapi() -> Response:
+    response = jsonify(openapi_document(current_app.config["BASE_URL"]))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
