@@ -8,15 +8,14 @@ shows what the class size itself costs. Queries per page are counted too.
 
     .venv/bin/python bench/bench_grid.py [--runs 30] [--learners 500]
 
-SQLite always; PostgreSQL as well when SKILLSIGN_TEST_DATABASE_URL names a server
-(the bench works in a schema of its own and drops it afterwards).
+SQLite always; PostgreSQL as well when SKILLSIGN_BENCH_DATABASE_URL or
+SKILLSIGN_TEST_DATABASE_URL names a server, or one answers on 127.0.0.1:5432 (the bench works
+in a schema of its own and drops it afterwards).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import random
 import secrets
 import statistics
@@ -28,17 +27,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from sqlalchemy import event, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 from support.checklist_world import Caller, make_world  # noqa: E402
 
+from bench.common import Figure, command_line, postgres_schema, postgres_url  # noqa: E402
+from bench.report import print_figures  # noqa: E402
 from lti_app import create_app  # noqa: E402
-from lti_app.db.engine import make_engine  # noqa: E402
 from lti_app.db.models import SignoffEvent, SignoffRequest  # noqa: E402
 from lti_app.migrate import upgrade  # noqa: E402
 from lti_app.request_db import database  # noqa: E402
 
-OUT = ROOT / "bench" / "out"
+BENCH = "instructor grid"
 
 
 def _app(url: str, instance: Path):
@@ -92,7 +91,7 @@ def _fill(app, world, rng: random.Random) -> None:
         )
 
 
-def _measure(app, caller: Caller, path: str, runs: int) -> tuple[float, int]:
+def _measure(app, caller: Caller, path: str, runs: int) -> tuple[list[float], int]:
     engine = database(app).engine
     queries = 0
 
@@ -113,7 +112,7 @@ def _measure(app, caller: Caller, path: str, runs: int) -> tuple[float, int]:
         caller.get(path)
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    return statistics.median(times), queries
+    return times, queries
 
 
 def run(url: str, learners: int, runs: int) -> dict:
@@ -132,10 +131,11 @@ def run(url: str, learners: int, runs: int) -> dict:
                 ("in progress, page 3", "/grid?status=in_progress&page=3"),
                 ("search", "/grid?q=learner0042"),
             ):
-                median, queries = _measure(app, caller, path, runs)
+                times, queries = _measure(app, caller, path, runs)
                 results[f"{size} learners: {name}"] = {
-                    "median_ms": round(median, 1),
+                    "median_ms": round(statistics.median(times), 1),
                     "queries": queries,
+                    "samples": times,
                 }
         database(app).dispose()
     base = results["50 learners: first page"]["median_ms"]
@@ -144,20 +144,45 @@ def run(url: str, learners: int, runs: int) -> dict:
     return results
 
 
+def figures(runs: int = 30, learners: int = 500) -> list[Figure]:
+    """Per backend and page: the big class against the class of 50 (same page, same run)."""
+    command = command_line(
+        ["bench/bench_grid.py", "--runs", str(runs), "--learners", str(learners)]
+    )
+    reports: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        upgrade(url)
+        reports["sqlite"] = run(url, learners, runs)
+    pg_url = postgres_url()
+    if pg_url:
+        reports["postgresql"] = _postgres(pg_url, learners, runs)
+    out: list[Figure] = []
+    for backend, report in reports.items():
+        for page in ("first page", "in progress, page 3", "search"):
+            big = report[f"{learners} learners: {page}"]
+            base = report[f"50 learners: {page}"]
+            fig = Figure(
+                BENCH,
+                f"{backend}: {learners} learners x 40 statements, {page}",
+                "ms",
+                big["samples"],
+                command,
+                "50 learners",
+                base["samples"],
+                goal="median <= 150 ms" if page == "first page" else None,
+                notes=[f"SQL queries per page: {big['queries']} ({base['queries']} for 50)"],
+            )
+            if page == "first page":
+                fig.met = fig.median <= 150
+            out.append(fig)
+    return out
+
+
 def _postgres(pg_url: str, learners: int, runs: int) -> dict:
-    schema = f"skillsign_bench_{secrets.token_hex(4)}"
-    admin = make_engine(pg_url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    url_text = url.render_as_string(hide_password=False)
-    try:
-        upgrade(url_text)
-        return run(url_text, learners, runs)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(pg_url) as url:
+        upgrade(url)
+        return run(url, learners, runs)
 
 
 def main() -> None:
@@ -165,17 +190,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--learners", type=int, default=500)
     args = parser.parse_args()
-    report = {"learners": args.learners, "statements": 40, "page_size": 50, "runs": args.runs}
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        upgrade(url)
-        report["sqlite"] = run(url, args.learners, args.runs)
-    pg_url = os.environ.get("SKILLSIGN_TEST_DATABASE_URL")
-    if pg_url:
-        report["postgresql"] = _postgres(pg_url, args.learners, args.runs)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "grid.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    print(json.dumps(report, indent=2))
+    if not 1 <= args.runs <= 1000 or not 50 <= args.learners <= 5000:
+        parser.error("--runs 1-1000, --learners 50-5000")
+    print_figures(figures(args.runs, args.learners))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Signing and verifying one ~3.5 KB OpenBadgeCredential (eddsa-rdfc-2022): ours (pyld) against
 the Node reference (@digitalbazaar/vc) signing the same credential with the same key in the
-same run. Prints medians and the ratio ours/reference (goal: <= 1.0).
+same run. Prints medians, p95, p99 and the ratio ours/reference (goal: <= 1.0).
 
     .venv/bin/python bench/bench_signing.py [--iterations 50]
 
@@ -14,8 +14,8 @@ import argparse
 import hashlib
 import json
 import shutil
-import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,9 +24,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from pyld import jsonld as pyld_jsonld
 
-from credentials import data_integrity, did, jsonld, ob3, status_list
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-NODE_DIR = Path(__file__).resolve().parents[1] / "tests" / "interop" / "node"
+from bench.common import Figure, command_line  # noqa: E402
+from bench.report import print_figures  # noqa: E402
+from credentials import data_integrity, did, jsonld, ob3, status_list  # noqa: E402
+
+BENCH = "signing"
+
+NODE_DIR = ROOT / "tests" / "interop" / "node"
 CREATED = "2025-01-02T03:04:05Z"
 
 
@@ -58,7 +66,7 @@ def credential(issuer_id: str) -> dict:
     )
 
 
-def median_ms(function: Callable[[], object], iterations: int, warmup: int = 5) -> float:
+def samples_ms(function: Callable[[], object], iterations: int, warmup: int = 5) -> list[float]:
     for _ in range(warmup):
         function()
     samples = []
@@ -66,7 +74,7 @@ def median_ms(function: Callable[[], object], iterations: int, warmup: int = 5) 
         start = time.perf_counter()
         function()
         samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+    return samples
 
 
 def reference(unsigned: dict, seed: bytes, vm: str, iterations: int) -> dict | None:
@@ -92,22 +100,17 @@ def reference(unsigned: dict, seed: bytes, vm: str, iterations: int) -> dict | N
     return json.loads(completed.stdout)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=50)
-    args = parser.parse_args()
-
+def measure(iterations: int) -> dict:
+    """Our samples and the reference's (None without node) for one credential."""
     key = Ed25519PrivateKey.generate()
     seed = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     vm = did.did_key_verification_method(key.public_key())
     unsigned = credential(did.split_did_url(vm)[0])
-    size = len(json.dumps(unsigned, separators=(",", ":")).encode())
 
     def sign() -> dict:
         return data_integrity.sign(unsigned, key, vm, created=CREATED)
 
     signed = sign()
-    size_signed = len(json.dumps(signed, separators=(",", ":")).encode())
 
     def verify() -> None:
         assert data_integrity.verify(signed, did.resolve_verification_method).verified
@@ -132,31 +135,84 @@ def main() -> None:
         return key.sign(digest)
 
     ours = {
-        "sign": median_ms(sign, args.iterations),
-        "verify": median_ms(verify, args.iterations),
-        "sign, contexts not cached": median_ms(sign_cold, max(10, args.iterations // 3), warmup=1),
-        "sign, stock pyld (baseline)": median_ms(sign_stock_pyld, args.iterations),
+        "sign": samples_ms(sign, iterations),
+        "verify": samples_ms(verify, iterations),
+        "sign, contexts not cached": samples_ms(sign_cold, max(10, iterations // 3), warmup=1),
+        "sign, stock pyld (baseline)": samples_ms(sign_stock_pyld, iterations),
     }
     jsonld.clear_context_cache()
-    theirs_raw = reference(unsigned, seed, vm, args.iterations)
-    theirs = {}
-    if theirs_raw:
-        theirs = {
-            "sign": statistics.median(theirs_raw["signMs"]),
-            "verify": statistics.median(theirs_raw["verifyMs"]),
-        }
-        same = theirs_raw["signed"]["proof"]["proofValue"] == signed["proof"]["proofValue"]
-    print(f"credential: {size} bytes unsigned, {size_signed} signed; {args.iterations} runs each")
-    print(f"{'operation':28} {'ours ms':>9} {'node ms':>9} {'ours/node':>10}")
-    for operation, value in ours.items():
-        other = theirs.get(operation)
-        ratio = f"{value / other:10.2f}" if other else f"{'-':>10}"
-        other_text = f"{other:9.2f}" if other else f"{'-':>9}"
-        print(f"{operation:28} {value:9.2f} {other_text} {ratio}")
-    if theirs_raw:
-        print(f"proofValue identical to the reference's: {'yes' if same else 'NO'}")
+    theirs_raw = reference(unsigned, seed, vm, iterations)
+    return {
+        "size": len(json.dumps(unsigned, separators=(",", ":")).encode()),
+        "size_signed": len(json.dumps(signed, separators=(",", ":")).encode()),
+        "ours": ours,
+        "theirs": theirs_raw,
+        "same": bool(theirs_raw)
+        and theirs_raw["signed"]["proof"]["proofValue"] == signed["proof"]["proofValue"],
+    }
+
+
+def figures(iterations: int = 50) -> list[Figure]:
+    result = measure(iterations)
+    command = command_line(["bench/bench_signing.py", "--iterations", str(iterations)])
+    ours, theirs = result["ours"], result["theirs"]
+    size = f"credential {result['size']} bytes unsigned, {result['size_signed']} signed"
+    out = []
+    for operation, node_key in (("sign", "signMs"), ("verify", "verifyMs")):
+        fig = Figure(
+            BENCH,
+            f"{operation} (eddsa-rdfc-2022)",
+            "ms",
+            ours[operation],
+            command,
+            "Node @digitalbazaar/vc" if theirs else None,
+            theirs[node_key] if theirs else None,
+            goal="ratio <= 1.0" if theirs else None,
+            notes=[size] if operation == "sign" else [],
+        )
+        if fig.ratio is not None:
+            fig.met = fig.ratio <= 1.0
+        out.append(fig)
+    if theirs:
+        out[0].notes.append(
+            f"proofValue identical to the reference's: {'yes' if result['same'] else 'NO'}"
+        )
     else:
-        print("node reference not run: node or tests/interop/node/node_modules missing")
+        out[0].notes.append(
+            "node reference not run: node or tests/interop/node/node_modules missing"
+        )
+    out.append(
+        Figure(
+            BENCH,
+            "sign (ours) against stock pyld normalize",
+            "ms",
+            ours["sign"],
+            command,
+            "stock pyld",
+            ours["sign, stock pyld (baseline)"],
+        )
+    )
+    out.append(
+        Figure(
+            BENCH,
+            "sign with the context cache cleared each time",
+            "ms",
+            ours["sign, contexts not cached"],
+            command,
+            "cache kept",
+            ours["sign"],
+        )
+    )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=50)
+    args = parser.parse_args()
+    if not 1 <= args.iterations <= 10000:
+        parser.error("--iterations: 1 to 10000")
+    print_figures(figures(args.iterations))
 
 
 if __name__ == "__main__":

@@ -52,6 +52,12 @@ def write_results(
         f"- load average at the start: {machine_before['load_average']}; at the end: "
         f"{machine_after['load_average']}",
     ]
+    if machine_before.get("free_cores") is not None:
+        lines.append(
+            f"- free cores (a CPU-bound loop run on every CPU at once against alone): "
+            f"{machine_before['free_cores']} at the start, {machine_after.get('free_cores')} at "
+            "the end; below nproc, other work on the machine was taking CPU"
+        )
     if machine_before.get("cpu_pressure"):
         lines.append(
             f"- CPU pressure (/proc/pressure/cpu) at the start: {machine_before['cpu_pressure']}; "

@@ -9,7 +9,9 @@ multibase ``proofValue``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,7 +59,22 @@ def proof_hashes(
     """
     config = {key: value for key, value in proof_config.items() if key != "proofValue"}
     config["@context"] = document["@context"]
+    if loader is None:
+        # A batch signed at one moment shares one proof configuration: hash it once.
+        try:
+            key = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError):
+            key = None  # not plain JSON: canonicalize reports what is wrong with it
+        if key is not None:
+            return _config_hash(key), _hash(document, loader)
     return _hash(config, loader), _hash(document, loader)
+
+
+@functools.lru_cache(maxsize=64)
+def _config_hash(config_json: str) -> bytes:
+    """sha256 of the canonical form of a proof configuration given as JSON text (the vendored
+    contexts only: the result depends on nothing else)."""
+    return _hash(json.loads(config_json), None)
 
 
 def _check_vm(verification_method: object) -> str:

@@ -15,6 +15,9 @@ from __future__ import annotations
 from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse_many
+
+from lti_app.config import ConfigError
 
 # Endpoints limited by SKILLSIGN_RATELIMIT_VERIFY (POST only: the forms themselves are cheap).
 VERIFY_ENDPOINTS = ("verify.verify_page", "verify.verify_api")
@@ -22,6 +25,13 @@ VERIFY_ENDPOINTS = ("verify.verify_page", "verify.verify_api")
 
 def init_app(app: Flask) -> Limiter:
     """Attach the limiter; call after the blueprints are registered."""
+    try:  # fail at start, with the setting's name, not at the first verification
+        parse_many(app.config["RATELIMIT_VERIFY"])
+    except ValueError as exc:
+        raise ConfigError(
+            f"SKILLSIGN_RATELIMIT_VERIFY: expected e.g. '60 per minute;600 per hour', "
+            f"got {app.config['RATELIMIT_VERIFY']!r} ({exc})"
+        ) from None
     limiter = Limiter(
         key_func=get_remote_address,
         storage_uri=app.config["RATELIMIT_STORAGE_URI"],

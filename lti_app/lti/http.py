@@ -9,6 +9,7 @@ puts ``TIMEOUT`` on every request that does not bring a shorter one.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,8 @@ TIMEOUT: tuple[float, float] = (3.05, 10)
 # larger answer is a misconfigured or hostile server.
 MAX_JSON_BYTES = 1024 * 1024
 USER_AGENT = "skillsign-lti-tool/0.1"
+
+log = logging.getLogger("skillsign.outbound")
 
 
 class OutboundError(Exception):
@@ -97,9 +100,18 @@ def request_json(
     with response:
         body = _read_limited(response, url)
         if response.status_code not in expect:
-            snippet = body[:200].decode("utf-8", "replace")
+            # The body helps an admin see why a platform refused, but the message may
+            # reach whoever called us (e.g. /lti/register with any URL): log it, never echo it.
+            log.info(
+                "outbound call refused",
+                extra={
+                    "url": url,
+                    "status": response.status_code,
+                    "body": body[:200].decode("utf-8", "replace"),
+                },
+            )
             raise OutboundError(
-                f"answered HTTP {response.status_code}: {snippet}",
+                f"answered HTTP {response.status_code}",
                 url=url,
                 status=response.status_code,
             )

@@ -202,6 +202,11 @@ class ToolMessageLaunch(MessageLaunch):
             raise LaunchError(
                 "lti.malformed_token", "The id_token's header or claims are not JSON objects."
             )
+        if _has_nul(self._jwt["body"]) or _has_nul(self._jwt["header"]):
+            # No claim has a use for U+0000, and PostgreSQL cannot take it even in a query.
+            raise LaunchError(
+                "lti.invalid_claim", "The id_token contains a NUL character (U+0000)."
+            )
 
     def validate_registration(self) -> ToolMessageLaunch:
         body = self.claims
@@ -293,11 +298,6 @@ class ToolMessageLaunch(MessageLaunch):
 
     def _validate_claims(self) -> None:
         body, now, leeway = self.claims, int(time.time()), self._policy.leeway
-        if _has_nul(body):
-            # No claim has a use for U+0000, and PostgreSQL cannot store it (text or JSONB).
-            raise LaunchError(
-                "lti.invalid_claim", "The id_token's claims contain a NUL character (U+0000)."
-            )
         exp = self._time_claim("exp", required=True)
         assert exp is not None
         if now > exp + leeway:

@@ -99,14 +99,47 @@ class Scope:
         )
 
 
+# What a link covers depends only on its framework version (never changed once imported:
+# a changed framework is a new version, and the content hash is part of the key all the same)
+# and its level keys, so it is read once per process, not on every page of every launch: the
+# version with its whole document, its levels and its statements were three queries a page.
+_SCOPES: dict[tuple[uuid.UUID, str, tuple[str, ...]], tuple[str, str, tuple[LevelScope, ...]]] = {}
+_SCOPES_MAX = 256
+
+
 def link_scope(session: Session, link: ResourceLink) -> Scope | None:
     """The scope of a link, or None while it is not set up."""
     if link.framework_version_id is None:
         return None
-    version = session.get(FrameworkVersion, link.framework_version_id)
-    if version is None:
+    head = session.execute(
+        select(FrameworkVersion.content_hash).where(
+            FrameworkVersion.id == link.framework_version_id
+        )
+    ).first()
+    if head is None:
         return None
-    wanted = set(link.level_keys or ())
+    key = (link.framework_version_id, head.content_hash, tuple(sorted(link.level_keys or ())))
+    found = _SCOPES.get(key)
+    if found is None:
+        version = session.get(FrameworkVersion, link.framework_version_id)
+        if version is None:
+            return None
+        found = (version.title, version.version, _levels(version, set(key[2])))
+        if len(_SCOPES) >= _SCOPES_MAX:
+            _SCOPES.clear()
+        _SCOPES[key] = found
+    title, version_label, levels = found
+    return Scope(
+        link_id=link.id,
+        context_id=link.context_id,
+        version_id=link.framework_version_id,
+        title=title,
+        version=version_label,
+        levels=levels,
+    )
+
+
+def _levels(version: FrameworkVersion, wanted: set[str]) -> tuple[LevelScope, ...]:
     levels = []
     for lv in version.levels:
         if wanted and lv.key not in wanted:
@@ -125,14 +158,7 @@ def link_scope(session: Session, link: ResourceLink) -> Scope | None:
             for st in lv.statements
         )
         levels.append(LevelScope(lv.id, lv.key, lv.label, lv.position, columns))
-    return Scope(
-        link_id=link.id,
-        context_id=link.context_id,
-        version_id=version.id,
-        title=version.title,
-        version=version.version,
-        levels=tuple(levels),
-    )
+    return tuple(levels)
 
 
 # -- people ---------------------------------------------------------------------------

@@ -36,6 +36,8 @@ from lti_app.lti.services_client import TIMEOUT, AccessTokenCache
 
 log = logging.getLogger("skillsign.outbox")
 
+_KEY_CHUNK = 1000  # dedupe keys per statement, well under any bound-parameter limit
+
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 STATUSES = (PENDING, SENT, DEAD)
 
@@ -174,6 +176,54 @@ def enqueue(
     session.add(row)
     session.flush()
     return row
+
+
+def enqueue_many(
+    session: Session,
+    kind: str,
+    messages: Iterable[tuple[dict[str, Any], str]],
+    *,
+    now: datetime | None = None,
+) -> int:
+    """:func:`enqueue` for many ``(payload, dedupe_key)`` messages at a fixed number of
+    statements: the replaceable rows are taken in one UPDATE, given their new payloads in one
+    executemany, and the rest inserted in one more. Returns how many messages."""
+    if not kind:
+        raise ValueError("outbox message needs a kind")
+    moment = now or utcnow()
+    by_key: dict[str, dict[str, Any]] = {}
+    for payload, key in messages:
+        by_key[key] = payload  # a key named twice keeps its last payload, as enqueue would
+    replaced: dict[int, str] = {}  # row id -> key
+    keys = sorted(by_key)
+    for start in range(0, len(keys), _KEY_CHUNK):
+        # The no-op UPDATE takes the rows (row locks; SQLite's write lock), so no worker
+        # claims one between this statement and the next.
+        rows = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.dedupe_key.in_(keys[start : start + _KEY_CHUNK]),
+                OutboxMessage.status == PENDING,
+                or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= moment),
+            )
+            .values(kind=kind)
+            .returning(OutboxMessage.id, OutboxMessage.dedupe_key)
+            .execution_options(synchronize_session=False)
+        )
+        replaced.update((row_id, key) for row_id, key in rows)
+    if replaced:
+        session.execute(
+            update(OutboxMessage),
+            [{"id": row_id, "payload": by_key[key]} for row_id, key in replaced.items()],
+        )
+    found = set(replaced.values())
+    enqueue_new(
+        session,
+        kind,
+        [(payload, key) for key, payload in by_key.items() if key not in found],
+        now=moment,
+    )
+    return len(by_key)
 
 
 def enqueue_new(

@@ -160,13 +160,15 @@ def add_platform(
     client_id = (client_id or "").strip()
     if not client_id or len(client_id) > 255:
         raise RegistryError("client_id: expected 1 to 255 characters")
+    if auth_audience and len(auth_audience) > 1024:
+        raise RegistryError("auth_audience: expected at most 1024 characters")
     if product not in PRODUCTS:
         raise RegistryError(f"product: expected one of {', '.join(PRODUCTS)}, got {product!r}")
     values = {
         "auth_login_url": check_url(auth_login_url, "auth_login_url"),
         "auth_token_url": check_url(auth_token_url, "auth_token_url"),
         "jwks_url": check_url(jwks_url, "jwks_url"),
-        "auth_audience": (auth_audience or None) and auth_audience[:1024],
+        "auth_audience": auth_audience or None,
         "product": product,
     }
     platform = find_platform(session, issuer, client_id)

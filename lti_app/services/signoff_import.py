@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from credentials.fields import EMAIL
@@ -415,33 +415,52 @@ def _existing_context(
 # --------------------------------------------------------------------------- writing
 
 
-def _users(session: Session, rows: list[Row], report: ImportReport) -> dict[tuple[str, str], User]:
-    found: dict[tuple[str, str], User] = {}
+def _user_ids(session: Session, issuer: str, subs: list[str]) -> dict[str, User]:
+    found: dict[str, User] = {}
+    for start in range(0, len(subs), _CHUNK):
+        chunk = subs[start : start + _CHUNK]
+        for user in session.scalars(select(User).where(User.issuer == issuer, User.sub.in_(chunk))):
+            found[user.sub] = user
+    return found
+
+
+def _users(session: Session, rows: list[Row], report: ImportReport) -> dict[tuple[str, str], int]:
+    """The id of every row's learner; the missing ones are created in one INSERT (objects
+    added one by one would cost an INSERT ... RETURNING each on SQLite)."""
     by_issuer: dict[str, set[str]] = defaultdict(set)
+    first: dict[tuple[str, str], Row] = {}
     for row in rows:
         by_issuer[row.issuer].add(row.sub)
+        first.setdefault((row.issuer, row.sub), row)
+    found: dict[tuple[str, str], int] = {}
     for issuer, subs in by_issuer.items():
         ordered = sorted(subs)
-        for start in range(0, len(ordered), _CHUNK):
-            chunk = ordered[start : start + _CHUNK]
-            for user in session.scalars(
-                select(User).where(User.issuer == issuer, User.sub.in_(chunk))
-            ):
-                found[(issuer, user.sub)] = user
-    for row in rows:
-        key = (row.issuer, row.sub)
-        user = found.get(key)
-        if user is None:
-            user = User(issuer=row.issuer, sub=row.sub, name=row.name, email=row.email)
-            session.add(user)
-            found[key] = user
-            report.users_created += 1
-        else:
+        existing = _user_ids(session, issuer, ordered)
+        for sub, user in existing.items():
+            row = first[(issuer, sub)]
             # Launch data is fresher than a backfill: only fill in what is missing.
             if row.name and not user.name:
                 user.name = row.name
             if row.email and not user.email:
                 user.email = row.email
+            found[(issuer, sub)] = user.id
+        missing = [sub for sub in ordered if sub not in existing]
+        if missing:
+            session.execute(
+                insert(User),
+                [
+                    {
+                        "issuer": issuer,
+                        "sub": sub,
+                        "name": first[(issuer, sub)].name,
+                        "email": first[(issuer, sub)].email,
+                    }
+                    for sub in missing
+                ],
+            )
+            report.users_created += len(missing)
+            created = _user_ids(session, issuer, missing)
+            found.update(((issuer, sub), user.id) for sub, user in created.items())
     session.flush()
     return found
 
@@ -480,23 +499,24 @@ def _memberships(session: Session, pairs: set[tuple[int, int]], report: ImportRe
                     )
                 )
             )
-        for user_id in ordered:
-            if user_id in existing:
-                continue  # roles from launches and NRPS are never changed by an import
-            session.add(
-                Membership(
-                    context_id=context_id,
-                    user_id=user_id,
-                    roles=[LEARNER_ROLE],
-                    is_instructor=False,
-                    is_learner=True,
-                    active=True,
-                    source="import",
-                    launched=False,
-                )
-            )
-            report.memberships_created += 1
-    session.flush()
+        # Roles from launches and NRPS are never changed by an import: only new ones.
+        new = [
+            {
+                "context_id": context_id,
+                "user_id": user_id,
+                "roles": [LEARNER_ROLE],
+                "is_instructor": False,
+                "is_learner": True,
+                "active": True,
+                "source": "import",
+                "launched": False,
+            }
+            for user_id in ordered
+            if user_id not in existing
+        ]
+        if new:
+            session.execute(insert(Membership), new)
+            report.memberships_created += len(new)
 
 
 def _existing_keys(session: Session, learner_ids: set[int]) -> set[str]:
@@ -529,7 +549,7 @@ def apply(session: Session, rows: list[Row]) -> ImportReport:
     _memberships(
         session,
         {
-            (contexts[(r.issuer, r.context_id)].id, users[(r.issuer, r.sub)].id)
+            (contexts[(r.issuer, r.context_id)].id, users[(r.issuer, r.sub)])
             for r in rows
             if r.context_id is not None
         },
@@ -537,7 +557,7 @@ def apply(session: Session, rows: list[Row]) -> ImportReport:
     )
 
     # From here on only ids.
-    user_ids = {key: user.id for key, user in users.items()}
+    user_ids = users
     context_ids = {key: context.id for key, context in contexts.items()}
 
     def event_key(row: Row) -> str:

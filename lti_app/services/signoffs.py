@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from lti_app.db import utcnow
@@ -175,8 +175,7 @@ def _after_change(
             learners[context].add(learner)
     for context_id in sorted(versions):
         for link in links_for_statements(session, context_id, versions[context_id]):
-            for learner_id in sorted(learners[context_id]):
-                gradebook.enqueue_score(session, learner_id, link.id)
+            gradebook.enqueue_scores(session, link.id, learners[context_id])
     return issued
 
 
@@ -322,6 +321,26 @@ def undo(
     return UndoResult(event=event, revoked=revoked)
 
 
+def _newest_event_ids(
+    session: Session, cells: Collection[tuple[int, uuid.UUID]]
+) -> dict[tuple[int, uuid.UUID], int]:
+    """The id of the newest event of each (learner, statement) cell."""
+    learners = sorted({learner for learner, _ in cells})
+    statements = sorted({statement for _, statement in cells}, key=str)
+    found: dict[tuple[int, uuid.UUID], int] = {}
+    for start in range(0, len(learners), _LOCK_CHUNK):
+        rows = session.execute(
+            select(SignoffEvent.learner_id, SignoffEvent.statement_id, func.max(SignoffEvent.id))
+            .where(
+                SignoffEvent.learner_id.in_(learners[start : start + _LOCK_CHUNK]),
+                SignoffEvent.statement_id.in_(statements),
+            )
+            .group_by(SignoffEvent.learner_id, SignoffEvent.statement_id)
+        )
+        found.update(((learner, statement), newest) for learner, statement, newest in rows)
+    return found
+
+
 @dataclass(frozen=True)
 class Record:
     """A sign-off made outside the app (a paper checklist, another system): a learner's
@@ -395,9 +414,12 @@ def sign_records(session: Session, records: Sequence[Record]) -> RecordsResult:
             )
     if not rows:
         return result
-    event_ids = session.scalars(
-        insert(SignoffEvent).returning(SignoffEvent.id, sort_by_parameter_order=True), rows
-    ).all()
+    # One executemany without RETURNING: SQLite cannot return the ids of a batch in order, so
+    # SQLAlchemy would send one INSERT per row. The ids are read back instead: with the
+    # learners locked, each cell's newest event is the one just written.
+    session.execute(insert(SignoffEvent), rows)
+    written_ids = _newest_event_ids(session, written)
+    event_ids = [written_ids[(row["learner_id"], row["statement_id"])] for row in rows]
     audit.record_many(
         session,
         "signoff.sign",

@@ -51,15 +51,18 @@ def landing() -> Response | str:
         return redirect(url_for(".deep_link"))
     db = request_db.session()
     link = _link()
+    # Each role goes straight to its page: instructors and TAs to the grid, learners to
+    # their checklist (a set-up link: no need to read the framework for a summary they never
+    # see; every launch passes here), an administrator without a course role to the admin
+    # pages, an instructor of a link not set up yet to its setup.
+    if link is not None and link.framework_version_id is not None:
+        if actor.is_instructor:
+            return redirect(url_for("instructor.grid"), 303)
+        if actor.is_learner:
+            return redirect(url_for("learner.checklist"), 303)
     summary = launches.link_summary(db, link) if link else None
     if summary is None and actor.is_instructor:
         return redirect(url_for(".setup"))
-    # Each role goes straight to its page: instructors and TAs to the grid, learners to
-    # their checklist, an administrator without a course role to the admin pages.
-    if summary is not None and actor.is_instructor:
-        return redirect(url_for("instructor.grid"), 303)
-    if summary is not None and actor.is_learner:
-        return redirect(url_for("learner.checklist"), 303)
     if actor.is_admin and not actor.is_learner:
         return redirect(url_for("admin.index"), 303)
     user = db.get(User, actor.user_id)

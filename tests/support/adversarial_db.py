@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
-from sqlalchemy import select, text, union_all
+from sqlalchemy import select, union_all
 from sqlalchemy.sql import func, literal
 
 from lti_app.db import Base, Database
@@ -53,13 +53,3 @@ def diff(before: dict[str, int], after: dict[str, int]) -> dict[str, tuple[int, 
         for name in sorted(set(before) | set(after))
         if before.get(name, 0) != after.get(name, 0)
     }
-
-
-def is_postgres(db: Database) -> bool:
-    return db.dialect == "postgresql"
-
-
-def server_now(db: Database) -> str:
-    """The database server's clock (a cheap liveness probe for subprocess tests)."""
-    with db.engine.connect() as conn:
-        return str(conn.execute(text("SELECT CURRENT_TIMESTAMP")).scalar())

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lti_app.db.base import Base, utcnow
@@ -18,7 +18,17 @@ from lti_app.db.base import Base, utcnow
 
 class OutboxMessage(Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        # enqueue's "replace the pending row with this key" (every sign-off queues a score):
+        # without it each sign-off reads every pending row, thousands while an LMS is down.
+        Index(
+            "ix_outbox_pending_dedupe",
+            "dedupe_key",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))  # "ags_score" | "notification"
