@@ -45,6 +45,7 @@ from bench.common import (  # noqa: E402
     postgres_url,
     run_cli,
 )
+from lti_app.services import signoff_import  # noqa: E402
 
 BENCH = "verify API"
 IMPORT_ISSUER = "https://records.bench.example"
@@ -74,22 +75,7 @@ def issue_one(env: dict[str, str], workdir: Path) -> bytes:
     )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        [
-            "platform_issuer",
-            "user_id",
-            "name",
-            "email",
-            "context_id",
-            "framework_id",
-            "framework_version",
-            "level",
-            "statement",
-            "signed_by",
-            "signed_at",
-            "note",
-        ]
-    )
+    writer.writerow(signoff_import.COLUMNS)
     for position in range(1, level["statements"] + 1):
         writer.writerow(
             [

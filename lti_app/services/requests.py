@@ -362,26 +362,44 @@ def approve(
         request_id=request.id,
         allowed_statements=allowed_statements,
     )
-    request.status = APPROVED
+    _decide(
+        session,
+        request,
+        APPROVED,
+        actor_id=actor_id,
+        context_id=context_id,
+        comment=comment,
+        already_met=bool(result.already_met),
+    )
+    return Decision(request=request, result=result, already_met=bool(result.already_met))
+
+
+def _decide(
+    session: Session,
+    request: SignoffRequest,
+    status: str,
+    *,
+    actor_id: int,
+    context_id: int,
+    comment: str | None,
+    **details: object,
+) -> None:
+    """Record an instructor's decision on a request, with its audit row."""
+    request.status = status
     request.decided_by_id = actor_id
     request.decided_at = utcnow()
     request.decision_comment = comment
     session.flush()
     audit.record(
         session,
-        "request.approve",
+        f"request.{'approve' if status == APPROVED else 'decline'}",
         actor_id=actor_id,
         context_id=context_id,
         subject_user_id=request.learner_id,
         object_type="statement",
         object_id=request.statement_id,
-        details={
-            "request_id": request.id,
-            "comment": comment,
-            "already_met": bool(result.already_met),
-        },
+        details={"request_id": request.id, "comment": comment, **details},
     )
-    return Decision(request=request, result=result, already_met=bool(result.already_met))
 
 
 def decline(
@@ -398,21 +416,7 @@ def decline(
     if not comment:
         raise RequestError(N_("Say why you decline, so the learner knows what is missing."))
     request = _for_decision(session, context_id, request_id)
-    request.status = DECLINED
-    request.decided_by_id = actor_id
-    request.decided_at = utcnow()
-    request.decision_comment = comment
-    session.flush()
-    audit.record(
-        session,
-        "request.decline",
-        actor_id=actor_id,
-        context_id=context_id,
-        subject_user_id=request.learner_id,
-        object_type="statement",
-        object_id=request.statement_id,
-        details={"request_id": request.id, "comment": comment},
-    )
+    _decide(session, request, DECLINED, actor_id=actor_id, context_id=context_id, comment=comment)
     return Decision(request=request)
 
 
