@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from issuance_helpers import level_of
+from issuance_helpers import issue_backdated, level_of
 from sqlalchemy import select
 
 from credentials.timefmt import now_utc
 from keys import KeyKind, KeyStore
-from lti_app.db.models import AuditEvent, Credential, FrameworkLevel, StatusList, User
+from lti_app.db.models import AuditEvent, Credential, FrameworkLevel, StatusList
 from lti_app.services import awarding, credential_store, signoffs, status_lists, verification
 from lti_app.services import issuer as issuer_service
 from lti_app.services.errors import AppError, Conflict
@@ -107,17 +107,7 @@ def test_expiry(db, course, sign_level) -> None:
 def test_an_old_issue_date_gives_an_expired_credential(db, course, sign_level) -> None:
     learner = course.learners[1]
     sign_level(learner, positions=list(range(1, 10)))
-    with db.transaction() as session:
-        level = session.get(FrameworkLevel, level_of(course).id)
-        level.credential_valid_days = 30
-        credential = awarding.issue(
-            session,
-            learner=session.get(User, learner.id),
-            level=level,
-            context_id=None,
-            actor_id=None,
-            now=now_utc() - timedelta(days=60),
-        )
+    credential = issue_backdated(db, learner.id, level_of(course).id, valid_days=30, age_days=60)
     assert credential is not None
     result = _verify(db, credential.document)
     assert result.status == "expired"

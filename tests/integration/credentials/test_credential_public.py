@@ -9,17 +9,15 @@ import io
 import json
 import re
 import uuid
-from datetime import timedelta
 
 import jsonschema
 import pytest
 from defusedxml import ElementTree
-from issuance_helpers import level_of
+from issuance_helpers import issue_backdated, level_of
 from PIL import Image
 
 from credentials import status_list as bitstring
-from credentials.timefmt import now_utc
-from lti_app.db.models import Credential, FrameworkLevel, User
+from lti_app.db.models import Credential, User
 from lti_app.services import awarding
 from lti_app.services import issuer as issuer_service
 
@@ -290,17 +288,7 @@ def test_openapi_document_is_valid_and_accurate(app, client, issued) -> None:
 def test_page_shows_an_expired_credential_as_expired(client, db, course, sign_level) -> None:
     learner = course.learners[1]
     sign_level(learner, positions=list(range(1, 10)))
-    with db.transaction() as session:
-        level = session.get(FrameworkLevel, level_of(course).id)
-        level.credential_valid_days = 5
-        credential = awarding.issue(
-            session,
-            learner=session.get(User, learner.id),
-            level=level,
-            context_id=None,
-            actor_id=None,
-            now=now_utc() - timedelta(days=9),
-        )
+    credential = issue_backdated(db, learner.id, level_of(course).id, valid_days=5, age_days=9)
     text = client.get(f"/credentials/{credential.id}").get_data(as_text=True)
     assert 'class="verdict verdict-expired"' in text
     assert f"Expired on {credential.valid_until:%Y-%m-%d}" in text

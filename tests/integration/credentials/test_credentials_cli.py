@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from issuance_helpers import level_of
+from issuance_helpers import issue_backdated, level_of
 
 from credentials import baking
-from credentials.timefmt import now_utc
-from lti_app.db.models import Credential, FrameworkLevel, User
+from lti_app.db.models import Credential, FrameworkLevel
 from lti_app.services import awarding, credential_store
 
 
@@ -104,17 +102,7 @@ def test_verify_exit_codes_revoked(runner, db, wallet_credential, tmp_path) -> N
 def test_verify_exit_codes_expired(runner, db, course, sign_level, tmp_path) -> None:
     learner = course.learners[2]
     sign_level(learner, positions=list(range(1, 10)))
-    with db.transaction() as session:
-        level = session.get(FrameworkLevel, level_of(course).id)
-        level.credential_valid_days = 7
-        credential = awarding.issue(
-            session,
-            learner=session.get(User, learner.id),
-            level=level,
-            context_id=None,
-            actor_id=None,
-            now=now_utc() - timedelta(days=30),
-        )
+    credential = issue_backdated(db, learner.id, level_of(course).id, valid_days=7, age_days=30)
     result = _verify(runner, _write(tmp_path, "e.json", json.dumps(credential.document).encode()))
     assert result.exit_code == 1, result.output
     assert result.output.startswith("EXPIRED")
