@@ -22,7 +22,8 @@ from lti_app.db.engine import make_engine
 from lti_app.migrate import upgrade
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# Published material the tests check against (schemas, test vectors); see tests/data/SOURCES.md.
+TEST_DATA = REPO / "tests" / "data"
 DB_FIXTURES = {"database_url", "app", "client", "runner", "db"}
 
 
@@ -39,8 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    return SHARED
+def test_data() -> Path:
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,7 @@ def test_any_shape_imports(runner, db, tmp_path):
     assert _counts(db) == (1, 7, sum(range(1, 8)))
 
 
-def test_show_and_exports(runner, seed_path, shared_dir):
+def test_show_and_exports(runner, seed_path):
     out = json.loads(runner.invoke(args=["frameworks", "import", str(seed_path), "--json"]).output)
     shown = runner.invoke(args=["frameworks", "show", out["id"]])
     assert shown.exit_code == 0

@@ -12,8 +12,8 @@ from credentials import data_integrity, multikey
 
 
 @pytest.fixture(scope="module")
-def vector(shared_dir: Path) -> dict:
-    return json.loads((shared_dir / "testdata" / "ob3-eddsa-rdfc-2022-vector.json").read_text())
+def vector(test_data: Path) -> dict:
+    return json.loads((test_data / "ob3-eddsa-rdfc-2022-vector.json").read_text())
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ import pytest
 from frameworks import Framework
 
 REPO = Path(__file__).resolve().parents[3]
-SHARED = REPO / ".." / "shared"
+TEST_DATA = REPO / "tests" / "data"
 
 
 @pytest.fixture(scope="session")
 def seed_path() -> Path:
-    # The bundled copy (byte-identical to shared/, checked in test_framework_loader).
+    # The bundled copy (its published hash is checked in test_framework_loader).
     return REPO / "frameworks" / "data" / "psychiatric-technicians.json"
 
 
@@ -36,7 +36,7 @@ def seed_doc(seed_bytes: bytes) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def case_validator() -> jsonschema.protocols.Validator:
-    schema = json.loads((SHARED / "schemas" / "case-v1p0-cfpackage-schema.json").read_bytes())
+    schema = json.loads((TEST_DATA / "case-v1p0-cfpackage-schema.json").read_bytes())
     # The file declares no $schema; the CASE 1.0 schemas are written for draft-04.
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft4Validator)
     cls.check_schema(schema)
