@@ -120,7 +120,7 @@ def measure(iterations: int) -> dict:
         sign()
 
     def sign_stock_pyld() -> bytes:
-        """The straightforward way (what DESIGN measured): pyld's normalize twice, pyld's own
+        """The straightforward way (the starting design's measurement): pyld's normalize twice, pyld's own
         context cache, no safe mode, no escaping fix."""
         options = {
             "algorithm": "URDNA2015",

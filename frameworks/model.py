@@ -1,7 +1,7 @@
 """The framework model: a framework has ordered levels, a level has ordered
 statements. Everything is immutable and every id is derived (uuid5) from the
 framework identity, its version, the level key and the statement position, so
-importing the same framework twice gives the same ids (DESIGN 4.3)."""
+importing the same framework twice gives the same ids (docs/architecture.md §6)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The demo LMS as a Flask app of its own, mounted into the tool at ``/demo-lms``.
 
 It is a separate app on purpose: a platform and a tool share nothing but HTTP.
-Two Flask apps on 127.0.0.1 share cookies whatever the port (DESIGN 4.1), so
+Two Flask apps on 127.0.0.1 share cookies whatever the port (docs/architecture.md §4), so
 it has its own session cookie name and path, and a secret derived apart from
 the tool's.
 """

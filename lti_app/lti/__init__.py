@@ -1,7 +1,7 @@
 """LTI 1.3 glue around pylti1p3: the tool's side of the launch.
 
 pylti1p3 2.0.0 does the message plumbing (message validators, deep linking
-response, launch data); the parts where it falls short (DESIGN 4.1: nonces,
+response, launch data); the parts where it falls short (docs/architecture.md §4: nonces,
 platform JWKS caching, ``aud``/``azp``, roles, state binding, timeouts) are
 replaced here and each replacement says why.
 """

@@ -1,6 +1,6 @@
 """Outbound HTTP: one place where every call to a platform gets a timeout.
 
-pylti1p3 calls ``requests`` with no timeout (DESIGN 4.1), so one slow LMS could
+pylti1p3 calls ``requests`` with no timeout (docs/architecture.md §4), so one slow LMS could
 hold a request thread forever. Everything the tool sends out (platform JWKS,
 dynamic registration, service calls) goes through ``client()``, whose session
 puts ``TIMEOUT`` on every request that does not bring a shorter one.

@@ -2,7 +2,7 @@
 
 pylti1p3 2.0.0 fetches the platform JWKS on every launch with no timeout, and
 its optional cache never refetches, so a platform's key rotation breaks every
-launch until the cache expires (DESIGN 4.1). This cache lives in process
+launch until the cache expires (docs/architecture.md §4). This cache lives in process
 memory (it is a cache: every process can rebuild it) and is shared by the
 app's request threads.
 """

@@ -2,7 +2,7 @@
 
 pylti1p3 2.0.0 keeps: JWT format decoding, its message validators (roles claim,
 version, resource link, deep linking settings) and launch data storage (for
-Deep Linking). Replaced, each for a gap seen in a test (DESIGN 4.1):
+Deep Linking). Replaced, each for a gap seen in a test (docs/architecture.md §4):
 
 * registration lookup: ``aud`` must contain our client_id; ``azp`` must equal it
   when present and is required when ``aud`` has several values (pylti1p3 takes

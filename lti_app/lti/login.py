@@ -1,7 +1,7 @@
 """OIDC third-party-initiated login (the first step of every LTI launch).
 
 pylti1p3's OIDCLogin keeps state and nonce in the Flask session or a cache and
-drops the browser binding over plain HTTP (DESIGN 4.1). Here the state record
+drops the browser binding over plain HTTP (docs/architecture.md §4). Here the state record
 (nonce hash, platform, browser binding, platform storage target) goes to the
 database, so any worker or host can take the launch, and the browser is bound
 by an HttpOnly cookie, or by the platform's postMessage storage when the

@@ -1,8 +1,8 @@
 """What a launch's roles claim allows, from membership (course) roles only.
 
 pylti1p3's ``check_staff_access()`` accepts *institution* roles, and Canvas
-sends institution roles whatever the user's role in the course is (DESIGN
-4.1). Here only ``membership`` roles decide instructor and learner rights; the
+sends institution roles whatever the user's role in the course is
+(docs/architecture.md §4). Here only ``membership`` roles decide instructor and learner rights; the
 two administrator roles of the person vocabularies make an administrator of
 that platform, and nothing else outside ``membership`` counts.
 """

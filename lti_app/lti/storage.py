@@ -2,7 +2,7 @@
 
 pylti1p3 keeps state, nonces and launch data in the Flask session or a
 process cache; several gunicorn workers behind a load balancer need one store
-(DESIGN 3), and its nonces are never consumed (DESIGN 4.1). Here:
+(docs/architecture.md §2), and its nonces are never consumed (docs/architecture.md §4). Here:
 
 * ``DbLaunchDataStorage`` is pylti1p3's launch-data storage over ``lti_launch_data``;
 * OIDC states are rows of ``lti_launch_data`` taken (deleted) once at launch;
@@ -132,7 +132,7 @@ class DbLaunchDataStorage(LaunchDataStorage[Any]):
 
     Keys are random launch ids that never leave the server (the launch session
     refers to them), so no per-browser key prefix is needed; that prefix is
-    what pylti1p3's cache storage silently drops over HTTP (DESIGN 4.1).
+    what pylti1p3's cache storage silently drops over HTTP (docs/architecture.md §4).
     """
 
     def __init__(self, session: Session, ttl: timedelta = LAUNCH_DATA_TTL) -> None:

@@ -1,6 +1,6 @@
 """Awarding: a level's credential, issued once its statements are all met; revocation.
 
-Issuance runs inside the sign-off's transaction (DESIGN 2.3): the credential row, its
+Issuance runs inside the sign-off's transaction (docs/architecture.md §2): the credential row, its
 signature, its status-list bit, the notification in the outbox and the audit row are written
 together or not at all. Exactly once per learner + level while a credential stands: the
 ``live_key`` column is unique, the sign-off service serialises each learner's sign-offs, and the
@@ -63,7 +63,7 @@ def live_key(learner_id: int, level_id: uuid.UUID) -> str:
 def achievement_for(
     issuer: IssuerContext, version: FrameworkVersion, level: FrameworkLevel
 ) -> ob3.AchievementInput:
-    """One Achievement per level (DESIGN 4.2): criteria list the statements, one CFItem
+    """One Achievement per level (docs/architecture.md §5): criteria list the statements, one CFItem
     alignment per statement pointing at its CASE URI on this tool."""
     statements = list(level.statements)
     framework = f"{version.title} (version {version.version})"

@@ -34,7 +34,7 @@ pytestmark = pytest.mark.skipif(
     shutil.which("node") is None or not (NODE_DIR / "node_modules").is_dir(),
     reason="needs Node 20 and `npm ci` in tests/interop/node",
 )
-# A name that exercises the escaping pitfalls (DESIGN 4.2): a form feed and a backspace, emoji,
+# A name that exercises the escaping pitfalls (docs/architecture.md §5): a form feed and a backspace, emoji,
 # right-to-left and CJK scripts.
 HARD_NAME = "Zoë\x0c O\u2019Brien\x08 \U0001f469\u200d\u2695\ufe0f \u0646\u0648\u0631 \u674e\u534e"
 
@@ -195,7 +195,7 @@ def test_revoked_credentials_are_reported_revoked(service: Service) -> None:
         )
     (result,) = node_verify([service.fetched(credential)])
     # The reference library says "verified" for a revoked credential; its status result says
-    # revoked (DESIGN 4.2), which is what a verifier must read.
+    # revoked (docs/architecture.md §5), which is what a verifier must read.
     assert result["revoked"] is True
     assert result["statusResults"] == [{"purpose": "revocation", "status": True}]
 

@@ -1,4 +1,4 @@
-"""Issuance on completion: exactly once, in the sign-off's transaction, shaped per DESIGN 4.2."""
+"""Issuance on completion: exactly once, in the sign-off's transaction, shaped per docs/architecture.md §5."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Over HTTPS (a self-signed certificate made here): cookie flags and the browser binding.
 
-pylti1p3's cache storage changes behaviour between HTTP and HTTPS (DESIGN 4.1),
+pylti1p3's cache storage changes behaviour between HTTP and HTTPS (docs/architecture.md §4),
 so the binding is tested where it matters: on TLS, with SameSite=None cookies.
 """
 
