@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import json
 import re
 import threading
 import types
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,46 @@ from pyld.resolved_context import ResolvedContext
 
 from .errors import CredentialShapeError, DocumentLoaderError
 from .fields import ABSOLUTE_IRI as _ABSOLUTE_IRI
+
+# pyld's private members this module extends, with the parameters it relies on. pyproject.toml
+# holds pyld to the releases they were written for; check_pyld() refuses any other at import.
+PYLD_WRITTEN_FOR = "3.3."
+_PYLD_INTERNALS: tuple[tuple[type, str, tuple[str, ...]], ...] = (
+    (
+        _pyld.JsonLdProcessor,
+        "_process_context",
+        ("active_ctx", "local_ctx", "options", "override_protected", "propagate"),
+    ),
+    (_pyld.JsonLdProcessor, "_clone_active_context", ("active_ctx",)),
+    (_pyld.JsonLdProcessor, "_create_node_map", ("input_", "graph_map", "active_graph")),
+    (_pyld.JsonLdProcessor, "_graph_to_rdf", ("graph", "issuer", "options")),
+    (_pyld.JsonLdProcessor, "__init__", ("on_property_dropped",)),
+    (ContextResolver, "_get", ("key",)),
+    (ContextResolver, "_cache_resolved_context", ("key", "resolved", "tag")),
+)
+
+
+def check_pyld(version: str | None = None) -> None:
+    """Refuse a pyld this module was not written for, naming what differs (raises ImportError)."""
+    version = version or metadata.version("pyld")
+    if not version.startswith(PYLD_WRITTEN_FOR):
+        raise ImportError(
+            f"credentials.jsonld extends pyld {PYLD_WRITTEN_FOR}x internals; pyld {version} is "
+            "installed. Check _Processor, _Resolver and _dataset against it, then update "
+            "PYLD_WRITTEN_FOR and pyproject.toml."
+        )
+    for owner, name, params in _PYLD_INTERNALS:
+        member = getattr(owner, name, None)
+        found = set(inspect.signature(member).parameters) if callable(member) else set()
+        missing = [p for p in params if p not in found]
+        if member is None or missing:
+            raise ImportError(
+                f"pyld {version} changed {owner.__name__}.{name}: "
+                f"{'it is gone' if member is None else 'no parameter ' + ', '.join(missing)}"
+            )
+
+
+check_pyld()
 
 VC_V2_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_V3_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
