@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from lti_app import errors, i18n, logs, lti, ratelimit, request_db
+from lti_app import errors, i18n, ids, logs, lti, ratelimit, request_db
 from lti_app.config import PRODUCTION, load_settings
 from lti_app.db import Database
 from lti_app.services import issuer
@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     i18n.init_app(app)
     lti.init_app(app)
+    ids.init_app(app)  # before the blueprints: their rules use <dbid:...>
 
     from lti_app.views import register_blueprints
 

@@ -23,6 +23,7 @@ from lti_app.config import PRODUCTION
 from lti_app.demo import oidc, pages, services
 from lti_app.demo.platform import MOUNT_PATH, DemoError, DemoPlatform, derived_secret
 from lti_app.i18n import LANGUAGES
+from lti_app.ids import DbIdConverter
 
 DEMO_ENVS = frozenset({"development", "demo", "test"})
 SESSION_COOKIE = "skillsign_demo_lms_session"
@@ -76,6 +77,7 @@ def create_demo_lms(
     # Machine endpoints authenticate by signed JWT or bearer token, never by cookie.
     csrf.exempt(oidc.bp)
     csrf.exempt(services.bp)
+    app.url_map.converters["dbid"] = DbIdConverter  # as in the tool: no id overflows SQLite
     app.register_blueprint(pages.bp)
     app.register_blueprint(oidc.bp)
     app.register_blueprint(services.bp)

@@ -259,7 +259,7 @@ def lineitems(course_id: str) -> Response:
     )
 
 
-@bp.route("/api/courses/<course_id>/lineitems/<int:lineitem_id>", methods=["GET", "PUT", "DELETE"])
+@bp.route("/api/courses/<course_id>/lineitems/<dbid:lineitem_id>", methods=["GET", "PUT", "DELETE"])
 def lineitem(course_id: str, lineitem_id: int) -> Response:
     with platform().transaction() as db:
         if request.method == "GET":
@@ -288,7 +288,7 @@ def _timestamp(value: Any) -> datetime:
     return moment
 
 
-@bp.post("/api/courses/<course_id>/lineitems/<int:lineitem_id>/scores")
+@bp.post("/api/courses/<course_id>/lineitems/<dbid:lineitem_id>/scores")
 def scores(course_id: str, lineitem_id: int) -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
@@ -348,7 +348,7 @@ def scores(course_id: str, lineitem_id: int) -> Response:
     return _json({"resultUrl": f"{request.base_url.rsplit('/', 1)[0]}/results?user_id={user_id}"})
 
 
-@bp.get("/api/courses/<course_id>/lineitems/<int:lineitem_id>/results")
+@bp.get("/api/courses/<course_id>/lineitems/<dbid:lineitem_id>/results")
 def results(course_id: str, lineitem_id: int) -> Response:
     settings = platform().settings
     with platform().transaction() as db:

@@ -80,7 +80,7 @@ def index() -> str:
     )
 
 
-@bp.post("/admin/platforms/<int:platform_id>/deployments")
+@bp.post("/admin/platforms/<dbid:platform_id>/deployments")
 @require_admin
 def deployment(platform_id: int) -> Response:
     platform = _platform(platform_id)

@@ -12,7 +12,7 @@ from flask import flash, request
 from flask_babel import format_datetime, gettext
 from sqlalchemy import select
 
-from lti_app import request_db
+from lti_app import ids, request_db
 from lti_app.auth import current_actor
 from lti_app.db.models import Membership, ResourceLink
 from lti_app.errors import AppError, NotFound
@@ -120,11 +120,8 @@ def form_uuids(name: str) -> list[uuid.UUID]:
 
 
 def form_ints(name: str) -> list[int]:
-    values = []
-    for raw in request.form.getlist(name):
-        if not raw.isdigit() or not raw.isascii() or len(raw) > 18:
-            raise AppError(gettext("The form is missing a valid %(field)s.", field=name))
-        values.append(int(raw))
+    """Database ids from a form field (repeated); a 400 naming the field if one is not."""
+    values = [ids.form_id(name, raw) for raw in request.form.getlist(name)]
     return list(dict.fromkeys(values))
 
 

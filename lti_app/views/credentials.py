@@ -161,12 +161,12 @@ def _status_list(list_id: int, kid: str | None) -> Response:
     return json_response(signed, media_type="application/vc+ld+json", max_age=60)
 
 
-@bp.get("/credentials/status/<int:list_id>")
+@bp.get("/credentials/status/<dbid:list_id>")
 def status_list(list_id: int) -> Response:
     return _status_list(list_id, None)
 
 
-@bp.get("/credentials/status/<int:list_id>/<kid>")
+@bp.get("/credentials/status/<dbid:list_id>/<kid>")
 def status_list_for_key(list_id: int, kid: str) -> Response:
     return _status_list(list_id, kid)
 

@@ -29,7 +29,7 @@ from flask import (
 from flask_babel import format_date, format_datetime, gettext, ngettext
 
 from keys import KeyStore
-from lti_app import request_db
+from lti_app import ids, request_db
 from lti_app.auth import current_actor, launch_blueprint, require_instructor
 from lti_app.db.models import Context, SignoffRequest
 from lti_app.errors import AppError, NotFound
@@ -184,8 +184,9 @@ def _selection(scope: checklists.Scope) -> tuple[str, dict[int, list[uuid.UUID]]
     if action == "cells":
         for raw in request.form.getlist("cell"):
             learner, _, statement = raw.partition(":")
+            learner_id = ids.form_id("cell", learner)
             try:
-                learner_id, statement_id = int(learner), uuid.UUID(statement)
+                statement_id = uuid.UUID(statement)
             except ValueError:
                 raise AppError(
                     gettext("The form is missing a valid %(field)s.", field="cell")
@@ -223,8 +224,8 @@ def confirm() -> Response | str:
     try:
         action, plan = _selection(scope)
     except AppError as exc:
-        if exc.status == 404:
-            raise
+        if exc.status == 404 or isinstance(exc, ids.BadFormId):
+            raise  # a forged id: an error page, not a flash on the grid
         pages.flash_error(exc)
         return redirect(_back(), 303)
     names = checklists.people(request_db.session(), plan)
@@ -341,8 +342,8 @@ def sign() -> Response:
         signed, learners, already, issued = _sign(scope, plan, request.form.get("note"))
     except AppError as exc:
         request_db.session().rollback()
-        if exc.status == 404:
-            raise
+        if exc.status == 404 or isinstance(exc, ids.BadFormId):
+            raise  # a forged id: an error page, not a flash on the grid
         pages.flash_error(exc)
         return redirect(_back(), 303)
     _report(signed, learners, issued)
@@ -365,14 +366,14 @@ def _learner_page(learner_id: int, error: str | None = None, status: int = 200) 
     return html, status
 
 
-@bp.get("/learners/<int:learner_id>")
+@bp.get("/learners/<dbid:learner_id>")
 @require_instructor
 def learner(learner_id: int) -> tuple[str, int]:
     pages.course_learner(learner_id)
     return _learner_page(learner_id)
 
 
-@bp.post("/learners/<int:learner_id>/sign")
+@bp.post("/learners/<dbid:learner_id>/sign")
 @require_instructor
 def learner_sign(learner_id: int) -> Response | tuple[str, int]:
     pages.course_learner(learner_id)
@@ -396,7 +397,7 @@ def learner_sign(learner_id: int) -> Response | tuple[str, int]:
     return redirect(url_for(".learner", learner_id=learner_id, _anchor=anchor), 303)
 
 
-@bp.post("/learners/<int:learner_id>/undo")
+@bp.post("/learners/<dbid:learner_id>/undo")
 @require_instructor
 def learner_undo(learner_id: int) -> Response | tuple[str, int]:
     pages.course_learner(learner_id)
@@ -449,7 +450,7 @@ def learner_undo(learner_id: int) -> Response | tuple[str, int]:
     return redirect(url_for(".learner", learner_id=learner_id, _anchor=f"st-{statement_id}"), 303)
 
 
-@bp.get("/learners/<int:learner_id>/audit")
+@bp.get("/learners/<dbid:learner_id>/audit")
 @require_instructor
 def audit(learner_id: int) -> str:
     pages.course_learner(learner_id)
@@ -490,7 +491,7 @@ def _after_decision(request_id: int) -> Response:
     return redirect(url_for(".requests_queue", _anchor=f"request-{request_id}"), 303)
 
 
-@bp.post("/requests/<int:request_id>/approve")
+@bp.post("/requests/<dbid:request_id>/approve")
 @require_instructor
 def approve(request_id: int) -> Response:
     scope = pages.scope()
@@ -519,7 +520,7 @@ def approve(request_id: int) -> Response:
     return _after_decision(request_id)
 
 
-@bp.post("/requests/<int:request_id>/decline")
+@bp.post("/requests/<dbid:request_id>/decline")
 @require_instructor
 def decline(request_id: int) -> Response:
     scope = pages.scope()

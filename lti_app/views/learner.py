@@ -87,7 +87,7 @@ def request_signoff(statement_id: uuid.UUID) -> Response | tuple[str, int]:
     return redirect(url_for(".checklist", _anchor=f"st-{column.id}"), 303)
 
 
-@bp.post("/checklist/requests/<int:request_id>/withdraw")
+@bp.post("/checklist/requests/<dbid:request_id>/withdraw")
 def withdraw(request_id: int) -> Response:
     learner_id = _learner()
     try:
@@ -104,7 +104,7 @@ def withdraw(request_id: int) -> Response:
     return redirect(url_for(".checklist"), 303)
 
 
-@bp.get("/evidence/<int:request_id>")
+@bp.get("/evidence/<dbid:request_id>")
 def evidence_file(request_id: int) -> Response:
     """A request's file, for its learner and the course's staff; always as a download."""
     actor = current_actor()
