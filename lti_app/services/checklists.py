@@ -10,7 +10,6 @@ per-learner counts once, and details only for the page shown.
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from collections import Counter, defaultdict
@@ -32,6 +31,7 @@ from lti_app.db.models import (
     SignoffRequest,
     User,
 )
+from lti_app.services import csv_safe
 
 PER_PAGE = 50
 _CHUNK = 5000  # learners per query: bound parameters stay far below every database's limit
@@ -39,7 +39,6 @@ MAX_PER_PAGE = 200
 STATUSES = ("not_started", "in_progress", "complete")
 StatusFilter = Literal["all", "not_started", "in_progress", "complete"]
 CellState = Literal["met", "requested", "not_yet"]
-_CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- what a link covers -------------------------------------------------------------
@@ -713,12 +712,6 @@ def cohort(session: Session, scope: Scope) -> Cohort:
     return Cohort(scope=scope, learners=len(everyone), statements=stats, levels=tuple(levels))
 
 
-def _csv_cell(value: object) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: quote them."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_CSV_FORMULA) else text
-
-
 def progress_csv(
     session: Session, scope: Scope, labels: Mapping[str, str] | None = None
 ) -> Iterator[str]:
@@ -739,12 +732,12 @@ def progress_csv(
     everyone = roster(session, scope.context_id)
     signed = signed_cells(session, [p.id for p in everyone], scope.statement_ids)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csv_safe.writer(buffer)  # every field quoted, formula triggers neutralised
     header = [label["name"], label["email"]]
     for lv in scope.levels:
         header += [f"{lv.label}: {label['met']}", f"{lv.label}: {label['complete']}"]
     header += [f"{c.code} {c.competency}" for c in scope.statements]
-    writer.writerow([_csv_cell(h) for h in header])
+    writer.writerow(csv_safe.row(header))
     yield "\ufeff" + buffer.getvalue()  # a BOM, so spreadsheet programs read UTF-8
     for person in everyone:
         buffer.seek(0)
@@ -759,7 +752,7 @@ def progress_csv(
         for c in scope.statements:
             mark = signed.get((person.id, c.id))
             row.append(mark.at.strftime("%Y-%m-%dT%H:%M:%SZ") if mark else "")
-        writer.writerow([_csv_cell(v) for v in row])
+        writer.writerow(csv_safe.row(row))
         yield buffer.getvalue()
 
 
