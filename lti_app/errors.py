@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -25,11 +26,18 @@ def _wants_json() -> bool:
     )
 
 
-def _respond(status: int, title: str, detail: str, code: str | None = None) -> Response:
+def _respond(
+    status: int,
+    title: str,
+    detail: str,
+    code: str | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> Response:
     if _wants_json():
         body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
         if code:
             body["code"] = code
+        body.update(extensions or {})  # RFC 9457 extension members, e.g. which limit was hit
         response = jsonify(body)
         response.status_code = status
         response.mimetype = "application/problem+json"
@@ -50,7 +58,13 @@ def init_app(app: Flask) -> None:
                 "path": redact_path(request.path),
             },
         )
-        return _respond(exc.status, exc.title, exc.detail, getattr(exc, "code", None))
+        return _respond(
+            exc.status,
+            exc.title,
+            exc.detail,
+            getattr(exc, "code", None),
+            getattr(exc, "extensions", None),
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

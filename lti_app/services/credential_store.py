@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credentials import baking, ob2, ob3
+from credentials import status_list as bitstring
 from credentials.jsonld import OB_V3_CONTEXT, VC_V2_CONTEXT
-from lti_app.db.models import Credential, FrameworkLevel, FrameworkVersion, User
+from lti_app.db.models import Credential, FrameworkLevel, FrameworkVersion, StatusList, User
 from lti_app.services import awarding, badges
 from lti_app.services.errors import NotFound
 from lti_app.services.issuer import IssuerContext
@@ -43,6 +44,20 @@ def get(session: Session, credential_id: str | uuid.UUID) -> Credential:
     if row is None:
         raise NotFound(f"no credential {credential_id}")
     return row
+
+
+def get_with_status(session: Session, credential_id: str | uuid.UUID) -> tuple[Credential, bool]:
+    """The credential and whether its status bit is set, read in one query: what a cached
+    verification of it is keyed on (see verification.verify_issued)."""
+    row = session.execute(
+        select(Credential, StatusList.bits)
+        .join(StatusList, StatusList.id == Credential.status_list_id)
+        .where(Credential.id == parse_id(credential_id))
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no credential {credential_id}")
+    credential, bits = row
+    return credential, bitstring.StatusList(bits=bits).get(credential.status_index)
 
 
 def find(session: Session, ref: str) -> Credential:

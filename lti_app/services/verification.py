@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,7 +25,11 @@ from sqlalchemy.orm import Session
 
 from credentials import verify as pipeline
 from credentials.did import did_web_document_url
+from credentials.errors import CredentialError
+from credentials.timefmt import now_utc, parse_datetime
 from credentials.verify import VerificationResult
+from keys import KeyKind
+from lti_app.db.models import Credential
 from lti_app.services import credential_store, status_lists
 from lti_app.services import issuer as issuer_service
 from lti_app.services.errors import AppError, NotFound
@@ -185,3 +191,128 @@ def verify_url(
     else:
         body = remote.get(url, "application/ld+json, application/json, image/png, */*")
     return verify(session, body, remote=remote, now=now)
+
+
+# --------------------------------------------------------------------------- who issued it
+
+
+@dataclass(frozen=True)
+class IssuerAssessment:
+    """Who issued a verified credential, as a reader must be told it.
+
+    Anyone can put our name in ``issuer.name`` and copy our achievements; only the DID whose
+    key signed the credential says who issued it. So the page and the API name that DID,
+    say whether it is ours, and show a ``name`` only as what the issuer calls itself.
+    """
+
+    id: str | None  # the DID that signed: set only when the issuer key check passed
+    claimed_id: str | None  # the issuer id the credential claims, verified or not
+    verified: bool
+    ours: bool
+    self_asserted_name: str | None
+    our_name: str
+    our_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "claimedId": self.claimed_id,
+            "verified": self.verified,
+            "ours": self.ours,
+            "selfAssertedName": self.self_asserted_name,
+            "summary": self.summary(),
+        }
+
+    def summary(self) -> str:
+        """One English sentence for machines' logs; the page says it in the reader's language."""
+        if self.ours:
+            return f"Issued by {self.our_name} ({self.our_id})"
+        calls = f'; it calls itself "{self.self_asserted_name}"' if self.self_asserted_name else ""
+        if self.verified:
+            return f"Issued by {self.id}, not by {self.our_name} ({self.our_id}){calls}"
+        return f"The issuer could not be verified{calls}"
+
+
+def _self_asserted_name(credential: Mapping[str, Any] | None) -> str | None:
+    issuer = credential.get("issuer") if credential else None
+    name = issuer.get("name") if isinstance(issuer, Mapping) else None
+    if isinstance(name, Mapping):  # a language map: any one value is as unchecked as another
+        name = next((v for v in name.values() if isinstance(v, str)), None)
+    return (name.strip()[:200] or None) if isinstance(name, str) else None
+
+
+def assess_issuer(issuer: IssuerContext, result: VerificationResult) -> IssuerAssessment:
+    # issuer_key passes only after the proof verified with a key the issuer DID controls.
+    verified = result.check("issuer_key").ok is True and result.issuer is not None
+    our_id = issuer.web_did if issuer.did_method == "web" else issuer.signer().issuer_did
+    return IssuerAssessment(
+        id=result.issuer if verified else None,
+        claimed_id=result.issuer,
+        verified=verified,
+        ours=verified and result.issuer in issuer.issuer_ids(),
+        self_asserted_name=_self_asserted_name(result.credential),
+        our_name=issuer.name,
+        our_id=our_id,
+    )
+
+
+# --------------------------------------------------------------------------- our credentials' pages
+
+# Verification results of our own credentials, per process. A result depends only on the signed
+# document (never changes), its status bit, the clock crossing validFrom/validUntil, and our
+# published keys (they sign the status list and make up the DID document); the key below holds
+# each of those as read for this view: the bit from the database in the query that loads the
+# credential, the keys from the shared key store. So a revocation or a key rotation made by any
+# worker or host changes the key at the next view everywhere; nothing needs invalidating.
+_VERIFIED: OrderedDict[tuple[Any, ...], VerificationResult] = OrderedDict()
+_VERIFIED_SIZE = 4096
+_VERIFIED_LOCK = threading.Lock()
+
+
+def _verified_key(
+    issuer: IssuerContext, credential: Credential, status_bit: bool, now: datetime
+) -> tuple[Any, ...]:
+    published = tuple(sorted(r.kid for r in issuer.keys.published(KeyKind.ED25519, now)))
+    active = issuer.keys.active(KeyKind.ED25519).kid if published else None
+    document = credential.document
+    try:
+        started = parse_datetime(document.get("validFrom"), field="validFrom") <= now
+        ended = (
+            "validUntil" in document
+            and parse_datetime(document["validUntil"], field="validUntil") < now
+        )
+    except CredentialError:
+        started = ended = False  # the pipeline reports it; the key only has to be stable
+    return (
+        issuer.base_url,
+        issuer.did_method,
+        issuer.keys_dir,
+        credential.id,
+        credential.signing_kid,
+        status_bit,
+        started,
+        ended,
+        active,
+        published,
+    )
+
+
+def verify_issued(
+    session: Session, credential: Credential, status_bit: bool, *, now: datetime | None = None
+) -> VerificationResult:
+    """The full verification of one of our credentials, reused while nothing it depends on
+    changed; ``status_bit`` is the credential's bit as just read from the database."""
+    issuer = issuer_service.context(session)
+    moment = now or now_utc()
+    key = _verified_key(issuer, credential, status_bit, moment)
+    with _VERIFIED_LOCK:
+        cached = _VERIFIED.get(key)
+        if cached is not None:
+            _VERIFIED.move_to_end(key)
+            return cached
+    result = verify(session, credential.document, now=moment)
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = result
+        while len(_VERIFIED) > _VERIFIED_SIZE:
+            _VERIFIED.popitem(last=False)
+    return result

@@ -94,7 +94,7 @@ def _schemas() -> dict[str, Any]:
                 "valid": {"type": "boolean"},
                 "status": {"type": "string", "enum": STATUSES},
                 "format": {"type": ["string", "null"], "enum": [*FORMATS, None]},
-                "issuer": {"type": ["string", "null"], "description": "the issuer's id (a DID)"},
+                "issuer": _ref("IssuerAssessment"),
                 "verificationMethod": {"type": ["string", "null"]},
                 "credential": {
                     "type": ["object", "null"],
@@ -105,6 +105,45 @@ def _schemas() -> dict[str, Any]:
                     "items": _ref("Check"),
                     "minItems": len(CHECK_NAMES),
                     "maxItems": len(CHECK_NAMES),
+                },
+            },
+            "additionalProperties": False,
+        },
+        "IssuerAssessment": {
+            "type": "object",
+            "description": (
+                "Who issued the credential. Only `id` (the DID whose key signed it) says who "
+                "did; `selfAssertedName` is whatever name the credential gives its issuer, "
+                "which anyone can copy. `ours` is true only for this service's own DIDs."
+            ),
+            "required": ["id", "claimedId", "verified", "ours", "selfAssertedName", "summary"],
+            "properties": {
+                "id": {
+                    "type": ["string", "null"],
+                    "description": "the verified issuer DID; null unless `verified`",
+                },
+                "claimedId": {
+                    "type": ["string", "null"],
+                    "description": "the issuer id the credential claims, verified or not",
+                },
+                "verified": {
+                    "type": "boolean",
+                    "description": "the proof verified with a key that this DID controls",
+                },
+                "ours": {
+                    "type": "boolean",
+                    "description": "verified, and the DID is one this service issues as",
+                },
+                "selfAssertedName": {
+                    "type": ["string", "null"],
+                    "description": "the issuer name the credential asserts; not checked",
+                },
+                "summary": {
+                    "type": "string",
+                    "description": (
+                        "e.g. 'Issued by did:key:z6Mk..., not by Example College "
+                        "(did:web:example.edu)'"
+                    ),
                 },
             },
             "additionalProperties": False,
@@ -154,6 +193,12 @@ def _schemas() -> dict[str, Any]:
                 "status": {"type": "integer"},
                 "detail": {"type": "string"},
                 "code": {"type": "string"},
+                "limit": {
+                    "type": "object",
+                    "description": "the input limit the request exceeded",
+                    "required": ["name", "value"],
+                    "properties": {"name": {"type": "string"}, "value": {"type": "integer"}},
+                },
             },
         },
     }
@@ -197,8 +242,12 @@ def openapi_document(base_url: str) -> dict[str, Any]:
                     "description": "The verification result",
                     "content": _json(_ref("VerificationResult")),
                 },
-                "400": _problem("The request could not be understood, or a URL not fetched"),
-                "413": _problem("The request is larger than 4 MiB"),
+                "400": _problem(
+                    "The request could not be understood, a URL not fetched, or the credential "
+                    "is over a limit (`limit` names it: json_depth 32, array_items 1000, "
+                    "object_members 1000, string_length 262144, json_values 100000)"
+                ),
+                "413": _problem("The request is larger than 4 MiB (`limit`: body_bytes)"),
             },
         }
     }

@@ -10,9 +10,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from credentials import verify as pipeline
 from credentials.verify import VerificationResult
 from lti_app import request_db
 from lti_app.security import exempt
+from lti_app.services import issuer as issuer_service
 from lti_app.services import verification
 from lti_app.services.errors import AppError
 from lti_app.views.openapi import openapi_document
@@ -38,6 +40,79 @@ class TooLarge(AppError):
     status = 413
     title = "Too large"
     code = "verify.too_large"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.extensions = {"limit": {"name": "body_bytes", "value": MAX_UPLOAD_BYTES}}
+
+
+# What a credential may hold: far beyond any real one (ours nest 7 deep, with one alignment per
+# statement), far below what would make checking it costly (JSON-LD expansion and RDF
+# canonicalisation grow with every value). The first limit hit is named in the answer.
+LIMITS = {
+    "json_depth": 32,  # nested objects and arrays
+    "array_items": 1000,  # in any one array: alignments (statements), results, evidence...
+    "object_members": 1000,  # in any one object
+    "string_length": 256 * 1024,  # characters in any one string (data: URI images fit)
+    "json_values": 100_000,  # values in the whole credential
+}
+
+
+class InputLimit(AppError):
+    title = "Input over a limit"
+    code = "verify.limit"
+
+    def __init__(self, name: str, detail: str) -> None:
+        super().__init__(f"{detail}; the limit ({name}) is {LIMITS[name]}")
+        self.extensions = {"limit": {"name": name, "value": LIMITS[name]}}
+
+
+def _where(path: str) -> str:
+    return (path[:120] + "…" if len(path) > 120 else path) or "the credential"
+
+
+def check_limits(value: Any) -> None:
+    """InputLimit for the first limit ``value`` (parsed JSON) exceeds; iterative, so any
+    depth is measured without recursion."""
+    stack: list[tuple[Any, int, str]] = [(value, 1, "")]
+    seen = 0
+    while stack:
+        node, depth, path = stack.pop()
+        seen += 1
+        if seen > LIMITS["json_values"]:
+            raise InputLimit("json_values", f"the credential holds more than {seen - 1} values")
+        if isinstance(node, str):
+            if len(node) > LIMITS["string_length"]:
+                raise InputLimit("string_length", f"{_where(path)} is {len(node)} characters")
+            continue
+        if not isinstance(node, dict | list):
+            continue
+        if depth > LIMITS["json_depth"]:
+            raise InputLimit("json_depth", f"{_where(path)} is nested {depth} deep")
+        if isinstance(node, list):
+            if len(node) > LIMITS["array_items"]:
+                raise InputLimit("array_items", f"{_where(path)} has {len(node)} items")
+            stack.extend((item, depth + 1, f"{path}[{i}]") for i, item in enumerate(node))
+            continue
+        if len(node) > LIMITS["object_members"]:
+            raise InputLimit("object_members", f"{_where(path)} has {len(node)} members")
+        for key, item in node.items():
+            if len(key) > LIMITS["string_length"]:
+                raise InputLimit("string_length", f"a member name in {_where(path)} is too long")
+            stack.append((item, depth + 1, f"{path}.{key}" if path else key))
+
+
+def _check_input(data: bytes | str | dict[str, Any]) -> None:
+    """The limits, for a credential however it came; what does not read as JSON is left to
+    the pipeline to report."""
+    parsed: dict[str, Any] | str = data if isinstance(data, dict) else ""
+    if not isinstance(data, dict):
+        try:
+            _, parsed = pipeline.read_input(data)
+        except Exception:  # unreadable: the pipeline reports why
+            return
+    if isinstance(parsed, dict):  # not a VC-JWT, whose payload only the body size bounds
+        check_limits(parsed)
 
 
 def remote_fetcher() -> verification.RemoteFetcher | None:
@@ -65,12 +140,18 @@ def _check_url(url: str) -> str:
     return url
 
 
+def _assess(result: VerificationResult) -> verification.IssuerAssessment:
+    session = request_db.session()
+    return verification.assess_issuer(issuer_service.context(session), result)
+
+
 def _run(data: bytes | str | dict[str, Any] | None, url: str | None) -> VerificationResult:
     session = request_db.session()
     remote = remote_fetcher()
     if url is not None:
         return verification.verify_url(session, _check_url(url), remote=remote)
     assert data is not None
+    _check_input(data)
     return verification.verify(session, data, remote=remote)
 
 
@@ -104,8 +185,11 @@ def verify_page() -> tuple[str, int] | str:
         except AppError as problem:
             error = problem.detail
     status = 200 if result is not None else 400
+    issuer = _assess(result) if result is not None else None
     return (
-        render_template("credentials/verify.html", result=result, error=error, url=url),
+        render_template(
+            "credentials/verify.html", result=result, issuer=issuer, error=error, url=url
+        ),
         status,
     )
 
@@ -119,7 +203,7 @@ def _from_json(raw: bytes) -> tuple[bytes | str | dict[str, Any] | None, str | N
     except ValueError as error:
         raise VerifyRequestError(f"the body is not valid JSON: {error}") from None
     except RecursionError:  # e.g. 100,000 nested arrays: refused, never a crash
-        raise VerifyRequestError("the body's JSON is nested too deeply") from None
+        raise InputLimit("json_depth", "the body's JSON is nested too deeply") from None
     if not isinstance(payload, dict):
         raise VerifyRequestError("the body must be a JSON object")
     if "@context" in payload:  # a bare credential
@@ -169,7 +253,8 @@ def verify_api() -> Response:
     if not data and url is None:
         raise VerifyRequestError("the request is empty")
     result = _run(data, url)
-    response = jsonify(result.to_dict())
+    # "issuer" says who signed and whether it is us, never just the claimed id.
+    response = jsonify({**result.to_dict(), "issuer": _assess(result).to_dict()})
     response.headers["Cache-Control"] = "no-store"
     return response
 
