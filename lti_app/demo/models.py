@@ -117,3 +117,13 @@ class DemoUsedAssertion(DemoBase):
 
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     expires_at: Mapped[datetime]
+
+
+class DemoUsedDeepLinkResponse(DemoBase):
+    """``jti`` of deep linking responses already acted on: a replayed one adds nothing.
+    (``create_all`` adds this table to an existing demo database too.)"""
+
+    __tablename__ = "used_deep_link_responses"
+
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime]

@@ -5,16 +5,20 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, session
 from flask_babel import gettext as _
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from lti_app.db.base import utcnow
 from lti_app.demo.messages import LTI, deep_linking_claims, resource_link_claims
-from lti_app.demo.models import DemoCourse, DemoLineItem, DemoLink
+from lti_app.demo.models import DemoCourse, DemoLineItem, DemoLink, DemoUsedDeepLinkResponse
 from lti_app.demo.pages import SESSION_USER, platform
-from lti_app.demo.platform import DemoError
+from lti_app.demo.platform import LEEWAY, DemoError
 from lti_app.demo.seed import COURSE_ID, enrollments
 
 log = logging.getLogger("skillsign.demo_lms")
@@ -144,6 +148,13 @@ def _create_link(db: Any, item: dict[str, Any], course_id: str) -> DemoLink:
     return link
 
 
+def _replayed() -> str:
+    return _(
+        "This deep linking response was already used, so nothing was added again. "
+        "Start deep linking again from the course to add another activity."
+    )
+
+
 @bp.post("/deep-link-return")
 def deep_link_return() -> Response:
     """Where the tool POSTs its LtiDeepLinkingResponse (LTI-DL 2.0, 4.2)."""
@@ -169,15 +180,32 @@ def deep_link_return() -> Response:
     if context.get("type") != "dl_data" or context.get("course") != COURSE_ID:
         raise DemoError("the deep linking response's data is not from this course")
 
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > 255:
+        raise DemoError("the deep linking response has no jti (or one over 255 characters)")
     items = claims.get(DL_CONTENT_ITEMS) or []
     if not isinstance(items, list):
         raise DemoError("content_items must be a list")
     created: list[str] = []
-    with platform().transaction() as db:
-        for item in items:
-            if not isinstance(item, dict) or item.get("type") != "ltiResourceLink":
-                raise DemoError("this course accepts only ltiResourceLink items")
-            created.append(_create_link(db, item, COURSE_ID).title)
+    now = utcnow()
+    try:
+        with platform().transaction() as db:
+            # A signed response stays valid until its exp: without this, posting it again
+            # (a reload, or someone who saw it) would add the same activities again.
+            db.execute(
+                delete(DemoUsedDeepLinkResponse).where(DemoUsedDeepLinkResponse.expires_at < now)
+            )
+            if db.get(DemoUsedDeepLinkResponse, jti) is not None:
+                raise DemoError(_replayed())
+            expires = datetime.fromtimestamp(float(claims["exp"]) + LEEWAY, UTC)
+            db.add(DemoUsedDeepLinkResponse(jti=jti, expires_at=max(expires, now)))
+            db.flush()  # two posts at once: the second fails here, on the primary key
+            for item in items:
+                if not isinstance(item, dict) or item.get("type") != "ltiResourceLink":
+                    raise DemoError("this course accepts only ltiResourceLink items")
+                created.append(_create_link(db, item, COURSE_ID).title)
+    except IntegrityError:
+        raise DemoError(_replayed()) from None
     for title in created:
         flash(_("Activity added: %(title)s", title=title))
     for message in (claims.get(DL_MSG), claims.get(DL_ERRORMSG)):

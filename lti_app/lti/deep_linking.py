@@ -7,6 +7,7 @@ our CSP forbids, so the auto-submitting form is our template instead.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from pylti1p3.deep_link_resource import DeepLinkResource
@@ -61,6 +62,8 @@ def response(launch: ToolMessageLaunch, items: list[DeepLinkResource]) -> tuple[
     data_claim = "https://purl.imsglobal.org/spec/lti-dl/claim/data"
     if message.get(data_claim) is None:
         message.pop(data_claim, None)  # "data" is echoed only when the platform sent one
+    # A jti lets the platform act on this response once (pylti1p3 sets none).
+    message["jti"] = secrets.token_urlsafe(24)
     token = deep_link.encode_jwt(message)
     return launch.claims["https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"][
         "deep_link_return_url"
