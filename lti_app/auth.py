@@ -7,17 +7,20 @@ templates never handle the token.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, Flask, current_app, g, session
+from flask_babel import gettext
 
 from lti_app.errors import AppError, Forbidden
 from lti_app.lti.sessions import LaunchSessionData
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger("skillsign.auth")
 
 _PROBLEMS = {
     "expired": "Your skillsign session has expired.",
@@ -33,6 +36,12 @@ class SessionExpired(AppError):
     code = "auth.session_expired"
 
 
+class RoleChanged(Forbidden):
+    """The session's user is no longer an active member of its course."""
+
+    code = "auth.role_changed"
+
+
 @dataclass(frozen=True)
 class Actor:
     """The person behind the current launch session and what they may do in its course.
@@ -40,7 +49,8 @@ class Actor:
     ``is_admin`` is true for an administrator of the launching platform (system or
     institution Administrator role) and for users listed in ``admins``;
     ``is_tool_admin`` only for the latter: platform-wide checks must also
-    compare ``platform_id``.
+    compare ``platform_id``. ``roles``, ``is_instructor`` and ``is_learner`` are those of
+    the user's membership as it is on this request, not as it was at launch.
     """
 
     user_id: int
@@ -62,12 +72,30 @@ def current_actor() -> Actor:
     actor = g.get("actor")
     if actor is not None:
         return actor
+    refused = g.get("actor_refused")
+    if refused is not None:  # the error page of this request asks again: same answer, no log
+        raise refused
     data = session._get_current_object()  # type: ignore[attr-defined]
     if not isinstance(data, LaunchSessionData) or data.state is None:
         problem = getattr(data, "problem", None) if isinstance(data, LaunchSessionData) else None
         lead = _PROBLEMS.get(problem or "", "This page belongs to a launch from your course.")
         raise SessionExpired(f"{lead} Launch skillsign again from your course.")
     state = data.state
+    g.launch_locale = state.locale  # the refusal below is worded in the launch's language
+    if state.context_id is not None and not state.in_course and not state.is_admin:
+        # Dropped from the course since the launch (roster sync, or an inactive status):
+        # nothing of the course any more. Administrators keep their admin pages.
+        log.warning(
+            "launch session refused: no active membership in its course",
+            extra={"user_id": state.user_id, "context_id": state.context_id},
+        )
+        g.actor_refused = RoleChanged(
+            gettext(
+                "Your role in this course has changed; launch skillsign again from your course."
+            ),
+            title=gettext("Not allowed"),
+        )
+        raise g.actor_refused
     actor = Actor(
         user_id=state.user_id,
         platform_id=state.platform_id,
@@ -83,7 +111,6 @@ def current_actor() -> Actor:
         is_tool_admin=state.is_tool_admin,
     )
     g.actor = actor
-    g.launch_locale = actor.locale
     return actor
 
 

@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,12 @@ SETTINGS: tuple[Setting, ...] = (
         "60 per minute;600 per hour",
         "POSTs to /verify and /api/v1/verify per client address",
     ),
+    Setting(
+        "SKILLSIGN_LAUNCH_SESSION_MAX_AGE",
+        "LAUNCH_SESSION_MAX_AGE",
+        "12",
+        "hours a launch session lasts at most however active (the idle limit is 8 hours)",
+    ),
 )
 
 PRODUCTION = "production"
@@ -97,6 +104,18 @@ PRODUCTION = "production"
 
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _hours(name: str, value: Any) -> timedelta:
+    if isinstance(value, timedelta):  # an override from a test or an embedding app
+        return value
+    try:
+        hours = float(str(value).strip())
+    except ValueError:
+        hours = 0.0
+    if not 0 < hours <= 24 * 366:
+        raise ConfigError(f"{name}: expected a number of hours above 0, got {value!r}")
+    return timedelta(hours=hours)
 
 
 def _dev_secret(instance_dir: Path) -> str:
@@ -138,6 +157,9 @@ def load_settings(
     values["BASE_URL"] = str(values["BASE_URL"]).rstrip("/")
     values["PROXY_FIX"] = int(values["PROXY_FIX"] or 0)
     values["AUTO_APPROVE_DEPLOYMENTS"] = _truthy(values["AUTO_APPROVE_DEPLOYMENTS"])
+    values["LAUNCH_SESSION_MAX_AGE"] = _hours(
+        "SKILLSIGN_LAUNCH_SESSION_MAX_AGE", values["LAUNCH_SESSION_MAX_AGE"]
+    )
 
     if values["ENV"] not in {"development", "demo", "test", PRODUCTION}:
         raise ConfigError(

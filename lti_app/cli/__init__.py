@@ -20,6 +20,7 @@ def register_commands(app: Flask) -> None:
     from lti_app.cli.keys import keys_group
     from lti_app.cli.platforms import platforms_group
     from lti_app.cli.roster import roster_group
+    from lti_app.cli.sessions import sessions_group
     from lti_app.cli.signoffs import signoffs_group
     from lti_app.cli.translations import translations_group
     from lti_app.cli.worker import outbox_group, worker_command
@@ -32,6 +33,7 @@ def register_commands(app: Flask) -> None:
         worker_command,
         outbox_group,
         roster_group,
+        sessions_group,
         platforms_group,
         admins_group,
         translations_group,

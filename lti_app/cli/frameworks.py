@@ -26,7 +26,10 @@ def frameworks_group() -> None:
 
 
 def import_path(path: Path) -> tuple[dict[str, Any], bool]:
-    """Import one file in one transaction: (summary, created). Exits 1 on bad input."""
+    """Import one file in one transaction: (summary, created). Exits 1 on bad input.
+
+    What the CLI imports is published for every platform (``owner_platform_id`` NULL).
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -41,7 +44,8 @@ def import_path(path: Path) -> tuple[dict[str, Any], bool]:
     try:
         with database().transaction() as session:
             result = framework_service.import_framework(session, fw, fmt)
-            return framework_service.summary(result.version), result.created
+            info = framework_service.summary(result.version)
+            return info | {"published": result.published}, result.created
     except framework_service.FrameworkConflict as exc:
         _fail(f"{path}: {exc}")
 
@@ -58,7 +62,10 @@ def frameworks_import(path: Path, as_json: bool) -> None:
             {k: info[k] for k in ("id", "version", "title", "levels")} | {"created": created}
         )
         return
-    verb = "imported" if created else "already imported, unchanged"
+    if info["published"]:
+        verb = "already imported by a platform, now published for every platform"
+    else:
+        verb = "imported" if created else "already imported, unchanged"
     click.echo(f"{info['title']} {info['version']} ({info['id']}): {verb}")
 
 
@@ -68,7 +75,10 @@ def frameworks_import(path: Path, as_json: bool) -> None:
 def frameworks_list(as_json: bool) -> None:
     """List imported framework versions."""
     with database().transaction() as session:
-        rows = [framework_service.summary(v) for v in framework_service.list_versions(session)]
+        rows = [
+            framework_service.summary(v)
+            for v in framework_service.list_versions(session, scope=framework_service.EVERY)
+        ]
     if as_json:
         _echo_json(rows)
         return
@@ -80,7 +90,7 @@ def frameworks_list(as_json: bool) -> None:
 
 
 def _version(session: Session, ref: str) -> FrameworkVersion:
-    row = framework_service.find_version(session, ref)
+    row = framework_service.find_version(session, ref, scope=framework_service.EVERY)
     if row is None:
         _fail(f"no framework version matches {ref!r} (use an id from `skillsign frameworks list`)")
     return row

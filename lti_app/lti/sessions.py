@@ -9,6 +9,12 @@ ordinary signed cookie session (``skillsign_session``) applies.
 
 When the launch was bound to the browser by our cookie, the session stays
 bound to it: a copied URL does not work in another browser.
+
+What the session may do in its course is read on every request from the user's
+*current* membership row (joined in the same query that loads the session), not
+from the roles the launch carried: a roster sync that drops or demotes someone
+takes effect on their next click. A session also ends ``LAUNCH_SESSION_MAX_AGE``
+after the launch however active it is, and at once when its user signs out.
 """
 
 from __future__ import annotations
@@ -20,19 +26,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, request
+from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from sqlalchemy import update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
 from lti_app import request_db
 from lti_app.db import utcnow
-from lti_app.db.models import LaunchSession
+from lti_app.db.models import LaunchSession, Membership
 from lti_app.lti.login import BROWSER_COOKIE
 from lti_app.services.launches import LaunchRecord
 
 TTL = timedelta(hours=8)  # sliding
+# Absolute lifetime from the launch: the LAUNCH_SESSION_MAX_AGE setting, this without one.
+MAX_AGE = timedelta(hours=12)
 # The expiry is pushed forward at most this often, not on every request.
 TOUCH_AFTER = timedelta(minutes=5)
 PENDING_TTL = timedelta(minutes=2)  # a cookie-less launch must finish its storage check by then
@@ -54,7 +62,12 @@ def token_from_path(path: str) -> str | None:
 
 @dataclass(frozen=True)
 class LaunchState:
-    """A snapshot of a launch session row, taken when the request opened it."""
+    """A snapshot of a launch session row, taken when the request opened it.
+
+    ``roles``, ``is_instructor`` and ``is_learner`` are the membership's as it is now;
+    ``in_course`` is False when the user has no active membership in the session's
+    course any more (the roster dropped them): then they grant nothing.
+    """
 
     key: str
     user_id: int
@@ -69,6 +82,8 @@ class LaunchState:
     is_tool_admin: bool
     locale: str | None
     expires_at: datetime
+    created_at: datetime
+    in_course: bool = True
 
 
 def create(
@@ -107,6 +122,21 @@ def create(
     return token
 
 
+def end(session: Session, *, key: str | None = None, user_id: int | None = None) -> int:
+    """Delete launch sessions: one (by key), a user's, or every one (neither given)."""
+    query = delete(LaunchSession)
+    if key is not None:
+        query = query.where(LaunchSession.key == key)
+    if user_id is not None:
+        query = query.where(LaunchSession.user_id == user_id)
+    return int(session.execute(query).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def max_age(app: Flask | None = None) -> timedelta:
+    value = (app or current_app).config.get("LAUNCH_SESSION_MAX_AGE")
+    return value if isinstance(value, timedelta) else MAX_AGE
+
+
 def activate(session: Session, token: str) -> bool:
     """Turn a pending session active once the browser proved the platform storage check."""
     updated = session.execute(
@@ -137,11 +167,35 @@ class LaunchSessionData(CallbackDict, SessionMixin):  # type: ignore[type-arg]
         self.modified = False
 
 
+# The session and the user's current membership in its course, in one round trip.
+_WITH_MEMBERSHIP = select(
+    LaunchSession,
+    Membership.roles,
+    Membership.is_instructor,
+    Membership.is_learner,
+    Membership.active,
+).outerjoin(
+    Membership,
+    and_(
+        Membership.context_id == LaunchSession.context_id,
+        Membership.user_id == LaunchSession.user_id,
+    ),
+)
+
+
 def _load(token: str, req: Request) -> LaunchSessionData:
     if not token:
         return LaunchSessionData({}, None, "malformed")
-    row = request_db.session().get(LaunchSession, session_key(token))
-    if row is None or row.expires_at <= utcnow():
+    found = (
+        request_db.session()
+        .execute(_WITH_MEMBERSHIP.where(LaunchSession.key == session_key(token)))
+        .first()
+    )
+    now = utcnow()
+    if found is None:
+        return LaunchSessionData({}, None, "expired")
+    row, roles, is_instructor, is_learner, active = found
+    if row.expires_at <= now or now - row.created_at >= max_age():
         return LaunchSessionData({}, None, "expired")
     if row.status != ACTIVE:
         return LaunchSessionData({}, None, "pending")
@@ -149,6 +203,9 @@ def _load(token: str, req: Request) -> LaunchSessionData:
         cookie = req.cookies.get(BROWSER_COOKIE, "")
         if hashlib.sha256(cookie.encode("utf-8")).hexdigest() != row.browser_hash:
             return LaunchSessionData({}, None, "other_browser")
+    # Course rights come from the membership as it is now; administrator rights from the
+    # launch (platform roles are not in a course roster; tool admins from `admins`).
+    in_course = row.context_id is not None and bool(active)
     state = LaunchState(
         key=row.key,
         user_id=row.user_id,
@@ -156,13 +213,15 @@ def _load(token: str, req: Request) -> LaunchSessionData:
         context_id=row.context_id,
         resource_link_id=row.resource_link_id,
         message_type=row.message_type,
-        roles=tuple(row.roles or ()),
-        is_instructor=row.is_instructor,
-        is_learner=row.is_learner,
+        roles=tuple(roles or ()) if in_course else (),
+        is_instructor=in_course and bool(is_instructor),
+        is_learner=in_course and bool(is_learner),
         is_admin=row.is_admin,
         is_tool_admin=row.is_tool_admin,
         locale=row.locale,
         expires_at=row.expires_at,
+        created_at=row.created_at,
+        in_course=in_course,
     )
     return LaunchSessionData(dict(row.data or {}), state, None)
 
@@ -202,8 +261,10 @@ class SkillsignSessionInterface(SecureCookieSessionInterface):
         changes: dict[str, Any] = {}
         if session.modified:
             changes["data"] = dict(session)
-        if state.expires_at - now < TTL - TOUCH_AFTER:
-            changes["expires_at"] = now + TTL
+        # Slide the expiry (at most every TOUCH_AFTER), never past the absolute lifetime.
+        target = min(now + TTL, state.created_at + max_age(app))
+        if target - state.expires_at > TOUCH_AFTER:
+            changes["expires_at"] = target
         if not changes:
             return
         # The request's own transaction has already ended (Flask saves the session

@@ -1,14 +1,21 @@
-"""Framework versions in the database: import, list, look up, export."""
+"""Framework versions in the database: import, list, look up, export.
+
+Who may use a version (``owner_platform_id``): every platform when a tool admin published
+it with the CLI (NULL), else only the platform whose administrator uploaded it. Lookups
+take a ``Scope`` and never see past it: a version another platform owns is "not found",
+exactly like one that does not exist.
+"""
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from frameworks import Framework, read_ler, write_case, write_ler, write_moodle_csv
@@ -19,10 +26,34 @@ class FrameworkConflict(ValueError):
     """Same identifier and version already imported with different content."""
 
 
+class _Every(enum.Enum):
+    EVERY = "every"
+
+
+EVERY = _Every.EVERY  # no scope: the CLI and tool admins' own pages
+# A platform's id (what it may use), None (published for every platform only) or EVERY.
+Scope = int | None | Literal[_Every.EVERY]
+
+
+def usable_by(scope: Scope) -> ColumnElement[bool]:
+    """The rows a scope may see, as a WHERE clause."""
+    published = FrameworkVersion.owner_platform_id.is_(None)
+    if scope is EVERY:
+        return true()
+    if scope is None:
+        return published
+    return or_(published, FrameworkVersion.owner_platform_id == scope)
+
+
+def may_use(row: FrameworkVersion, scope: Scope) -> bool:
+    return scope is EVERY or row.owner_platform_id is None or row.owner_platform_id == scope
+
+
 @dataclass(frozen=True)
 class ImportResult:
     version: FrameworkVersion
     created: bool
+    published: bool = False  # an owned version a tool admin has now published for everyone
 
 
 def content_hash(fw: Framework) -> str:
@@ -30,16 +61,34 @@ def content_hash(fw: Framework) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def import_framework(session: Session, fw: Framework, source_format: str) -> ImportResult:
-    """Store a framework version; importing the same content again changes nothing."""
+def import_framework(
+    session: Session, fw: Framework, source_format: str, *, owner_platform_id: int | None = None
+) -> ImportResult:
+    """Store a framework version; importing the same content again changes nothing.
+
+    ``owner_platform_id`` None publishes it for every platform (the CLI); a platform's id
+    keeps it to that platform (its administrator's upload).
+    """
     digest = content_hash(fw)
     existing = session.get(FrameworkVersion, fw.id)
     if existing is not None:
+        if owner_platform_id is not None and not may_use(existing, owner_platform_id):
+            # Ids are global (uuid5 of identifier + version): another platform's version
+            # blocks this one. Say only that the pair is taken, never whose or what it holds.
+            raise FrameworkConflict(
+                f"{fw.identifier} version {fw.version} is already taken; "
+                "give your framework another version or identifier"
+            )
         if existing.content_hash != digest:
             raise FrameworkConflict(
                 f"{fw.identifier} version {fw.version} is already imported with different "
                 "content; give the changed framework a new version"
             )
+        if owner_platform_id is None and existing.owner_platform_id is not None:
+            # The same content from the CLI: the tool admin publishes it for everyone.
+            existing.owner_platform_id = None
+            session.flush()
+            return ImportResult(existing, created=False, published=True)
         return ImportResult(existing, created=False)
 
     row = FrameworkVersion(
@@ -51,6 +100,7 @@ def import_framework(session: Session, fw: Framework, source_format: str) -> Imp
         source_format=source_format,
         document=write_ler(fw),
         content_hash=digest,
+        owner_platform_id=owner_platform_id,
     )
     session.add(row)
     for position, level in enumerate(fw.levels, start=1):
@@ -79,22 +129,26 @@ def import_framework(session: Session, fw: Framework, source_format: str) -> Imp
     return ImportResult(row, created=True)
 
 
-def list_versions(session: Session) -> list[FrameworkVersion]:
+def list_versions(session: Session, *, scope: Scope) -> list[FrameworkVersion]:
     return list(
         session.scalars(
-            select(FrameworkVersion).order_by(FrameworkVersion.title, FrameworkVersion.imported_at)
+            select(FrameworkVersion)
+            .where(usable_by(scope))
+            .order_by(FrameworkVersion.title, FrameworkVersion.imported_at)
         )
     )
 
 
-def find_version(session: Session, ref: str) -> FrameworkVersion | None:
-    """By uuid, or by identifier (its newest import), or ``identifier@version``."""
+def find_version(session: Session, ref: str, *, scope: Scope) -> FrameworkVersion | None:
+    """By uuid, or by identifier (the newest import ``scope`` may use), or
+    ``identifier@version``; None for what does not exist and for what ``scope`` may not use."""
+    query = select(FrameworkVersion).where(usable_by(scope))
     try:
-        return session.get(FrameworkVersion, uuid.UUID(ref))
+        return session.scalars(query.where(FrameworkVersion.id == uuid.UUID(ref))).first()
     except ValueError:
         pass
     identifier, _, version = ref.partition("@")
-    query = select(FrameworkVersion).where(FrameworkVersion.identifier == identifier)
+    query = query.where(FrameworkVersion.identifier == identifier)
     if version:
         query = query.where(FrameworkVersion.version == version)
     return session.scalars(query.order_by(FrameworkVersion.imported_at.desc())).first()

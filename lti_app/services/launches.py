@@ -239,14 +239,22 @@ class LinkChoiceError(ValueError):
 
 
 def resolve_choice(
-    session: Session, framework: str, version: str | None, levels: str | list[str] | None
+    session: Session,
+    platform_id: int,
+    framework: str,
+    version: str | None,
+    levels: str | list[str] | None,
 ) -> LinkChoice:
-    """Check a framework reference and level keys; raise LinkChoiceError saying what is wrong."""
+    """Check a framework reference and level keys; raise LinkChoiceError saying what is wrong.
+
+    Only versions ``platform_id`` may use are found: another platform's framework gets the
+    same answer as one that does not exist.
+    """
     framework = (framework or "").strip()
     if not framework:
         raise LinkChoiceError("no framework was named")
     ref = f"{framework}@{version.strip()}" if version and version.strip() else framework
-    row = framework_service.find_version(session, ref)
+    row = framework_service.find_version(session, ref, scope=platform_id)
     if row is None:
         raise LinkChoiceError(f"framework {ref!r} is not loaded in skillsign")
     if isinstance(levels, str):
@@ -268,6 +276,9 @@ def pin_link(session: Session, link: ResourceLink, choice: LinkChoice) -> None:
     """Pin a link to a framework version and levels. A pinned link never changes."""
     if link.framework_version_id is not None:
         raise LinkChoiceError("this link is already set up")
+    # Checked here as well as in resolve_choice: a choice must not cross to another platform.
+    if not framework_service.may_use(choice.version, link.context.platform_id):
+        raise LinkChoiceError("the chosen framework version does not exist")
     link.framework_version_id = choice.version.id
     link.level_keys = list(choice.level_keys)
     session.flush()
@@ -289,6 +300,7 @@ def configure_from_custom(
     try:
         choice = resolve_choice(
             session,
+            link.context.platform_id,
             framework,
             version if isinstance(version, str) else None,
             levels if isinstance(levels, str) else None,

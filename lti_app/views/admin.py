@@ -106,7 +106,9 @@ def deployment(platform_id: int) -> Response:
 def _frameworks_page(
     errors: list[tuple[str, str]] | None = None, status: int = 200, file_name: str | None = None
 ) -> tuple[str, int]:
-    versions = framework_service.list_versions(request_db.session())
+    actor = current_actor()
+    scope = framework_service.EVERY if actor.is_tool_admin else actor.platform_id
+    versions = framework_service.list_versions(request_db.session(), scope=scope)
     html = render_template(
         "admin/frameworks.html",
         versions=versions,
@@ -145,7 +147,11 @@ def upload_framework() -> Response | tuple[str, int]:
     try:
         framework = load(data)  # every problem, JSON syntax ones with line and column
         source_format = detect_format(json.loads(data))
-        result = framework_service.import_framework(db, framework, source_format)
+        # An upload from a launch belongs to the launching platform, whoever uploads it:
+        # publishing for every platform stays with the CLI (`skillsign frameworks import`).
+        result = framework_service.import_framework(
+            db, framework, source_format, owner_platform_id=current_actor().platform_id
+        )
     except FrameworkError as exc:
         return _frameworks_page([(e.path, e.message) for e in exc.errors], 400, upload.filename)
     except framework_service.FrameworkConflict as exc:

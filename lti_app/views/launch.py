@@ -11,10 +11,11 @@ from flask import Response, current_app, redirect, render_template, request, ses
 
 from lti_app import request_db
 from lti_app.auth import current_actor, launch_blueprint, require_instructor
-from lti_app.db.models import Context, FrameworkVersion, ResourceLink, User
+from lti_app.db.models import Context, ResourceLink, User
 from lti_app.errors import Conflict, Forbidden
 from lti_app.lti import claims as c
 from lti_app.lti import deep_linking
+from lti_app.lti import sessions as launch_sessions
 from lti_app.lti.jwks import platform_keys
 from lti_app.lti.launch import LaunchPolicy, restore
 from lti_app.lti.roles import INSTRUCTOR_SUBROLE, TEACHING_ASSISTANT
@@ -83,19 +84,23 @@ def _choice_from_form() -> launches.LinkChoice:
         version_id = uuid.UUID(raw_version)
     except ValueError:
         raise launches.LinkChoiceError("choose a framework version") from None
-    if db.get(FrameworkVersion, version_id) is None:
+    platform_id = current_actor().platform_id
+    # Another platform's version is as absent as one that does not exist.
+    if framework_service.find_version(db, str(version_id), scope=platform_id) is None:
         raise launches.LinkChoiceError("the chosen framework version does not exist")
     scope = request.form.get(f"scope:{version_id}", "all")
     levels = request.form.getlist(f"levels:{version_id}") if scope == "levels" else []
     if scope == "levels" and not levels:
         raise launches.LinkChoiceError("choose at least one level, or the whole framework")
-    return launches.resolve_choice(db, str(version_id), None, levels)
+    return launches.resolve_choice(db, platform_id, str(version_id), None, levels)
 
 
 def _choose_page(
     action: str, submit_label: str, error: str | None = None, status: int = 200
 ) -> tuple[str, int]:
-    versions = framework_service.list_versions(request_db.session())
+    versions = framework_service.list_versions(
+        request_db.session(), scope=current_actor().platform_id
+    )
     notice = session.get("_link_notice")
     html = render_template(
         "lti/choose_framework.html",
@@ -163,3 +168,13 @@ def deep_link() -> Response | tuple[str, int]:
         jwt=token,
         title=deep_linking.link_title(choice),
     ), 200
+
+
+@bp.post("/sign-out")
+def sign_out() -> str:
+    """End this launch session now: its address stops working (CSRF-checked like every POST)."""
+    actor = current_actor()
+    launch_sessions.end(request_db.session(), key=actor.session_id)
+    # Nothing left to save: the row is gone (a null session is not written back).
+    session.state = None  # type: ignore[attr-defined]
+    return render_template("lti/signed_out.html")

@@ -13,7 +13,8 @@ bp = Blueprint("public", __name__)
 
 @bp.get("/")
 def index() -> str:
-    versions = framework_service.list_versions(request_db.session())
+    # Only what is published for everyone: a platform's own uploads are its business.
+    versions = framework_service.list_versions(request_db.session(), scope=None)
     return render_template("index.html", versions=versions)
 
 

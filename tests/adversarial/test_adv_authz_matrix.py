@@ -106,6 +106,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("launch.setup", "POST"): course_a_staff(409, other_instructor=409),  # links stay pinned
     ("launch.deep_link", "GET"): row(403, anonymous=401),  # resource link launches only
     ("launch.deep_link", "POST"): row(403, anonymous=401),
+    # Anyone with a session may end it (it runs last for each caller: see _routes).
+    ("launch.sign_out", "POST"): row(200, anonymous=401),
     # -- the learner's pages: their own records only ------------------------------------------
     ("learner.checklist", "GET"): row(403, anonymous=401, learner=200, other_learner=200),
     ("learner.request_signoff", "GET"): row(403, anonymous=401, learner=200, other_learner=404),
@@ -143,7 +145,11 @@ LEAK_NAMES = ("Person LEARNER",)  # course A's learners
 
 def _routes(app: Any) -> list[tuple[Any, str]]:
     found = []
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+    # Signing out ends the caller's session: it goes last, after every other page.
+    last = "launch.sign_out"
+    for rule in sorted(
+        app.url_map.iter_rules(), key=lambda r: (r.endpoint == last, r.rule, r.endpoint)
+    ):
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             found.append((rule, method))
     return found

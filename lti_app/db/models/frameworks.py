@@ -30,6 +30,11 @@ class FrameworkVersion(Base):
     # The framework in the seed's format: exports and the pure model are rebuilt from it.
     document: Mapped[dict[str, Any]]
     content_hash: Mapped[str] = mapped_column(String(64))
+    # Who may use it: NULL = every platform (published by a tool admin with the CLI), else
+    # only the platform whose administrator uploaded it (services/frameworks.py, usable_by).
+    owner_platform_id: Mapped[int | None] = mapped_column(
+        ForeignKey("platforms.id", ondelete="CASCADE"), index=True
+    )
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     levels: Mapped[list[FrameworkLevel]] = relationship(

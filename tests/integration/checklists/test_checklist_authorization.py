@@ -40,6 +40,7 @@ LAUNCH_POLICIES: dict[str, set[str]] = {
     "launch.landing": EVERYONE,
     "launch.setup": STAFF | {"other_instructor"},  # their own link (already set up: a redirect)
     "launch.deep_link": set(),  # only a Deep Linking launch, and these are resource link launches
+    "launch.sign_out": EVERYONE,  # anyone with a session may end it
     "learner.checklist": {"learner", "other_learner"},  # each their own
     "learner.request_signoff": {"learner"},  # course A's statement is not in course B's link
     "learner.withdraw": {"learner"},
@@ -171,7 +172,12 @@ def _token(world: World, client, caller: str) -> tuple[str, object]:
 
 
 def _routes(app):
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
+    # Signing out ends the caller's session: it goes last, after every other page.
+    order = sorted(
+        app.url_map.iter_rules(),
+        key=lambda r: (r.endpoint == "launch.sign_out", r.rule, r.endpoint),
+    )
+    for rule in order:
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             yield rule, method
 
