@@ -15,7 +15,7 @@ import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -301,7 +301,8 @@ def verify_issued(
     session: Session, credential: Credential, status_bit: bool, *, now: datetime | None = None
 ) -> VerificationResult:
     """The full verification of one of our credentials, reused while nothing it depends on
-    changed; ``status_bit`` is the credential's bit as just read from the database."""
+    changed; ``status_bit`` is the credential's bit as just read from the database. The
+    result's ``credential`` is None: the caller has the document."""
     issuer = issuer_service.context(session)
     moment = now or now_utc()
     key = _verified_key(issuer, credential, status_bit, moment)
@@ -310,7 +311,8 @@ def verify_issued(
         if cached is not None:
             _VERIFIED.move_to_end(key)
             return cached
-    result = verify(session, credential.document, now=moment)
+    # Kept without the document (the caller holds it): a cached entry is a few hundred bytes.
+    result = replace(verify(session, credential.document, now=moment), credential=None)
     with _VERIFIED_LOCK:
         _VERIFIED[key] = result
         while len(_VERIFIED) > _VERIFIED_SIZE:

@@ -76,7 +76,9 @@ def test_the_cached_result_expires_with_the_credential(db, course, signature_che
     with db.transaction() as session:
         row, bit = credential_store.get_with_status(session, credential.id)
         assert bit is False
-        assert verification.verify_issued(session, row, bit).status == "valid"
+        cached = verification.verify_issued(session, row, bit)
+        assert cached.status == "valid"
+        assert cached.credential is None  # the cache keeps no copy of the document
         checks = len(signature_checks)
         assert verification.verify_issued(session, row, bit).status == "valid"
         assert len(signature_checks) == checks
