@@ -92,6 +92,12 @@ SETTINGS: tuple[Setting, ...] = (
         "POSTs to /verify and /api/v1/verify per client address",
     ),
     Setting(
+        "SKILLSIGN_RATELIMIT_REGISTER",
+        "RATELIMIT_REGISTER",
+        "10 per minute;60 per hour",
+        "requests to /lti/register (dynamic registration) per client address",
+    ),
+    Setting(
         "SKILLSIGN_LAUNCH_SESSION_MAX_AGE",
         "LAUNCH_SESSION_MAX_AGE",
         "12",

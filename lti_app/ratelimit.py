@@ -1,11 +1,14 @@
-"""Rate limits on the public endpoints that do real work for anyone: credential verification.
+"""Rate limits on the public endpoints that do real work for anyone: credential verification
+and dynamic registration.
 
 Verifying a credential canonicalises JSON-LD and checks signatures; ``/verify`` and
 ``/api/v1/verify`` take uploads from strangers with no login. Each client address
 (``request.remote_addr``: behind a proxy set ``SKILLSIGN_PROXY_FIX``) gets
-``SKILLSIGN_RATELIMIT_VERIFY`` POSTs. Counters live in memory by default, which is per
-process: with several gunicorn workers or hosts, point ``SKILLSIGN_RATELIMIT_STORAGE_URI``
-at Redis (``redis://host:6379/0``) so they share one count.
+``SKILLSIGN_RATELIMIT_VERIFY`` POSTs. ``/lti/register`` makes two calls to a server the
+caller names, so each address gets ``SKILLSIGN_RATELIMIT_REGISTER`` requests. Counters
+live in memory by default, which is per process: with several gunicorn workers or hosts,
+point ``SKILLSIGN_RATELIMIT_STORAGE_URI`` at Redis (``redis://host:6379/0``) so they
+share one count.
 
 One limiter per app (no module-level state): tests and tools build many apps in one process.
 """
@@ -21,17 +24,20 @@ from lti_app.config import ConfigError
 
 # Endpoints limited by SKILLSIGN_RATELIMIT_VERIFY (POST only: the forms themselves are cheap).
 VERIFY_ENDPOINTS = ("verify.verify_page", "verify.verify_api")
+# Endpoint limited by SKILLSIGN_RATELIMIT_REGISTER (GET: the platform opens it in a window).
+REGISTER_ENDPOINTS = ("lti.register",)
 
 
 def init_app(app: Flask) -> Limiter:
     """Attach the limiter; call after the blueprints are registered."""
-    try:  # fail at start, with the setting's name, not at the first verification
-        parse_many(app.config["RATELIMIT_VERIFY"])
-    except ValueError as exc:
-        raise ConfigError(
-            f"SKILLSIGN_RATELIMIT_VERIFY: expected e.g. '60 per minute;600 per hour', "
-            f"got {app.config['RATELIMIT_VERIFY']!r} ({exc})"
-        ) from None
+    for key in ("RATELIMIT_VERIFY", "RATELIMIT_REGISTER"):
+        try:  # fail at start, with the setting's name, not at the first request
+            parse_many(app.config[key])
+        except ValueError as exc:
+            raise ConfigError(
+                f"SKILLSIGN_{key}: expected e.g. '60 per minute;600 per hour', "
+                f"got {app.config[key]!r} ({exc})"
+            ) from None
     limiter = Limiter(
         key_func=get_remote_address,
         storage_uri=app.config["RATELIMIT_STORAGE_URI"],
@@ -39,12 +45,13 @@ def init_app(app: Flask) -> Limiter:
         key_prefix="skillsign",
     )
     limiter.init_app(app)
-    for endpoint in VERIFY_ENDPOINTS:
+    limited = [(e, "RATELIMIT_VERIFY", "POST") for e in VERIFY_ENDPOINTS] + [
+        (e, "RATELIMIT_REGISTER", "GET") for e in REGISTER_ENDPOINTS
+    ]
+    for endpoint, key, method in limited:
         view = app.view_functions.get(endpoint)
         if view is not None:
             # The limit is checked by the wrapper, so the wrapper must be what the route calls.
-            app.view_functions[endpoint] = limiter.limit(
-                app.config["RATELIMIT_VERIFY"], methods=["POST"]
-            )(view)
+            app.view_functions[endpoint] = limiter.limit(app.config[key], methods=[method])(view)
     app.extensions["skillsign.limiter"] = limiter
     return limiter

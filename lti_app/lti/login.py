@@ -15,9 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, lazyload
 
-from lti_app.db.models import Platform
+from lti_app.db.models import Deployment, Platform
 from lti_app.lti import storage
 from lti_app.lti.errors import LaunchError
 from lti_app.lti.launch import points_at_tool
@@ -56,7 +57,30 @@ def _param(params: Mapping[str, str], name: str, limit: int = 2048) -> str | Non
     return value
 
 
-def find_platform(session: Session, iss: str, client_id: str | None) -> Platform:
+def _approved_by_deployment(session: Session, iss: str, deployment_id: str) -> list[Platform]:
+    """Platforms of ``iss`` with an approved deployment named ``deployment_id``."""
+    return list(
+        session.scalars(
+            select(Platform)
+            .options(lazyload(Platform.deployments))
+            .join(Deployment, Deployment.platform_id == Platform.id)
+            .where(
+                Platform.issuer == iss,
+                Deployment.deployment_id == deployment_id,
+                Deployment.status == registry.APPROVED,
+            )
+            .order_by(Platform.id)
+        )
+    )
+
+
+def find_platform(
+    session: Session, iss: str, client_id: str | None, deployment_id: str | None = None
+) -> Platform:
+    """The registration a login is for: by client_id; without one, the issuer's only
+    registration, or (when the issuer has several) the one whose approved deployment is
+    ``deployment_id``. A second registration of an issuer (e.g. a stranger's, through the
+    public registration URL) must not break or take over the logins of the first."""
     if client_id:
         platform = registry.find_platform(session, iss, client_id)
         if platform is None:
@@ -74,13 +98,32 @@ def find_platform(session: Session, iss: str, client_id: str | None) -> Platform
             f"No platform with issuer {iss} is registered with this tool.",
             status=403,
         )
-    if len(candidates) > 1:
+    if len(candidates) == 1:
+        return candidates[0]
+    matches = _approved_by_deployment(session, iss, deployment_id) if deployment_id else []
+    if len(matches) != 1:
         raise LaunchError(
             "lti.login_invalid",
-            f"Issuer {iss} has several registrations here; the login request must name its "
-            "client_id.",
+            f"Issuer {iss} has several registrations here, and this login names neither its "
+            "client_id nor a deployment approved here; ask the platform's administrator to "
+            "send the client_id with the login.",
         )
-    return candidates[0]
+    return matches[0]
+
+
+def may_start_login(session: Session, platform: Platform, auto_approve_deployments: bool) -> bool:
+    """Only a platform an administrator has accepted sends browsers on to its
+    authorization URL: one with an approved deployment, or one whose new deployments are
+    approved at their first launch (an invitation, ``--auto-approve-deployments`` or
+    ``SKILLSIGN_AUTO_APPROVE_DEPLOYMENTS``)."""
+    if auto_approve_deployments or (platform.details or {}).get("auto_approve_deployments"):
+        return True
+    approved = session.scalar(
+        select(Deployment.id)
+        .where(Deployment.platform_id == platform.id, Deployment.status == registry.APPROVED)
+        .limit(1)
+    )
+    return approved is not None
 
 
 def start_login(
@@ -90,6 +133,7 @@ def start_login(
     base_url: str,
     launch_url: str,
     browser_id: str | None,
+    auto_approve_deployments: bool = False,
 ) -> LoginStart:
     """Check the login request, store the state, and build the platform auth URL."""
     iss = _param(params, "iss")
@@ -104,7 +148,18 @@ def start_login(
             "lti.wrong_target",
             f"The login's target_link_uri ({target!r}) does not point at this tool ({base_url}).",
         )
-    platform = find_platform(session, iss, _param(params, "client_id", 255))
+    deployment_id = _param(params, "lti_deployment_id", 255)
+    platform = find_platform(session, iss, _param(params, "client_id", 255), deployment_id)
+    if not may_start_login(session, platform, auto_approve_deployments):
+        # Refused before any state is stored: a pending registration starts nothing.
+        command = f"skillsign platforms approve-deployment {platform.id}"
+        raise LaunchError(
+            "lti.pending_deployment",
+            f"This installation of skillsign in {platform.name or platform.issuer} is new and "
+            f"waits for a skillsign administrator to approve it: {command} "
+            f"{deployment_id or '<deployment id>'}",
+            status=403,
+        )
     storage_target = _param(params, "lti_storage_target", 255)
 
     state = secrets.token_urlsafe(32)

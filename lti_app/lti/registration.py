@@ -9,10 +9,26 @@ The registration URL is public by design, so a registration by itself grants
 nothing: its deployment stays pending until an administrator approves it,
 unless ``SKILLSIGN_AUTO_APPROVE_DEPLOYMENTS`` is on or the URL carries an
 invitation made with ``skillsign platforms invite``.
+
+What a stranger controls here is the configuration URL and whatever its server
+answers, so:
+
+* a registration never changes a registered platform: an issuer + client_id that
+  is already registered is refused (an administrator changes its URLs with
+  ``skillsign platforms update``); a new client_id of a known issuer is a new,
+  pending platform;
+* the configuration URL must be on the issuer's exact origin (scheme, host and
+  port), except for the vendor clouds named in ``VENDOR_CONFIG_HOSTS``;
+  redirects are refused, and every URL is https (plain http only for a loopback
+  host outside production);
+* what the remote server answered never reaches the caller: every failure to
+  read or use it is one sentence, the details go to the log.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -40,17 +56,43 @@ SCOPES = (
 CLAIMS = ("iss", "sub", "name", "given_name", "family_name", "email", "locale")
 TOOL_NAME = "skillsign"
 TOOL_DESCRIPTION = "Competency checklists, instructor sign-off and Open Badges 3.0 credentials."
-# Canvas cloud publishes one issuer for every school; its configuration URL is on
-# an Instructure host that is not the issuer's.
-CANVAS_HOST_SUFFIXES = (".instructure.com", ".canvaslms.com")
+# Vendor clouds whose configuration is served from a vendor host that is not the issuer's:
+# exact issuer -> host suffixes its configuration URL may be on (https, port 443). Only these
+# issuers get the exception; every other issuer's configuration must be on its own origin.
+VENDOR_CONFIG_HOSTS: dict[str, tuple[str, ...]] = {
+    # Canvas cloud: one issuer per environment for every school; each school's
+    # configuration URL is on its own <school>.instructure.com host.
+    "https://canvas.instructure.com": (".instructure.com",),
+    "https://canvas.beta.instructure.com": (".instructure.com",),
+    "https://canvas.test.instructure.com": (".instructure.com",),
+}
+# Members of the configuration that name URLs we later call or send browsers to.
+ENDPOINTS = ("registration_endpoint", "authorization_endpoint", "token_endpoint", "jwks_uri")
 INVITE_PREFIX = "invite:"
 _BEARER_TOKEN = re.compile(r"^[A-Za-z0-9._~+/-]+=*$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# One sentence for every failure to read or use the remote answers: which one it was
+# (refused connection, 404, not JSON...) would make /lti/register a probe of other hosts.
+UNREADABLE = (
+    "The platform's configuration could not be read; check the registration URL, or ask your "
+    "skillsign administrator, who can see the details in the log."
+)
+ALREADY_REGISTERED = (
+    "This platform is already registered here; an administrator changes its settings."
+)
+
+log = logging.getLogger("skillsign.lti")
 
 
 class RegistrationError(AppError):
     status = 400
     title = "Registration failed"
     code = "lti.registration_failed"
+
+
+class AlreadyRegistered(RegistrationError):
+    status = 409
+    code = "lti.already_registered"
 
 
 @dataclass(frozen=True)
@@ -68,60 +110,117 @@ def _hostname(url: str) -> str:
         return ""
 
 
-def _check_http_url(value: str, name: str) -> str:
+def url_origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an http(s) URL, host lower-cased and the default port
+    filled in; None for anything else (other schemes, no host, user info, a bad port)."""
     try:
-        scheme = urlsplit(value or "").scheme
+        parts = urlsplit(url)
+        port = parts.port
     except ValueError:
-        scheme = ""
-    if scheme not in ("http", "https") or not _hostname(value or ""):
-        raise RegistrationError(f"{name} must be an http(s) URL, got {value!r}.")
-    return value
+        return None
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    if scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
+        return None
+    return scheme, host, _DEFAULT_PORTS[scheme] if port is None else port
 
 
-def _same_domain(config_url: str, issuer: str, product: str) -> bool:
-    config_host, issuer_host = _hostname(config_url), _hostname(issuer)
-    if config_host and config_host == issuer_host:
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
         return True
-    return product == "canvas" and all(
-        host.endswith(CANVAS_HOST_SUFFIXES) for host in (config_host, issuer_host)
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_ok(url: str, *, allow_http_loopback: bool) -> bool:
+    """https, or plain http to a loopback host when allowed (development and tests)."""
+    found = url_origin(url)
+    if found is None:
+        return False
+    return found[0] == "https" or (allow_http_loopback and _is_loopback(found[1]))
+
+
+def config_url_allowed(config_url: str, issuer: str) -> bool:
+    """May the configuration at ``config_url`` speak for ``issuer``? Only from the issuer's
+    exact origin, or from a host ``VENDOR_CONFIG_HOSTS`` names for that exact issuer."""
+    config, own = url_origin(config_url), url_origin(issuer)
+    if config is None or own is None:
+        return False
+    if config == own:
+        return True
+    suffixes = VENDOR_CONFIG_HOSTS.get(issuer, ())
+    scheme, host, port = config
+    return (
+        scheme == "https"
+        and port == 443
+        and any(host.endswith(suffix) and len(host) > len(suffix) for suffix in suffixes)
     )
 
 
-def fetch_configuration(url: str, token: str | None) -> dict[str, Any]:
-    _check_http_url(url, "openid_configuration")
+def _check_config_url(value: str, allow_http_loopback: bool) -> None:
+    # The caller's own input: specific messages reveal nothing about another host.
+    if url_origin(value or "") is None:
+        raise RegistrationError(f"openid_configuration must be an http(s) URL, got {value!r}.")
+    if not transport_ok(value, allow_http_loopback=allow_http_loopback):
+        raise RegistrationError(
+            "openid_configuration must be an https URL (plain http only for a loopback "
+            "address, outside production)."
+        )
+
+
+def _without_query(url: str) -> str:
+    # Platforms may put their registration token in the query: keep it out of the log.
+    return url.split("?", 1)[0].split("#", 1)[0][:300]
+
+
+def _unreadable(stage: str, url: str, reason: str, status: int | None = None) -> RegistrationError:
+    """Log what went wrong with the remote answer; the caller gets ``UNREADABLE`` only."""
+    log.warning(
+        "dynamic registration failed",
+        extra={"stage": stage, "url": _without_query(url), "reason": reason, "status": status},
+    )
+    return RegistrationError(UNREADABLE)
+
+
+def fetch_configuration(
+    url: str, token: str | None, *, allow_http_loopback: bool = False
+) -> dict[str, Any]:
+    """The platform's OpenID configuration, checked to speak for its issuer."""
+    _check_config_url(url, allow_http_loopback)
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:
-        config = http.request_json("GET", url, headers=headers)
+        # A redirect would let the issuer's host hand the answer to any other server.
+        config = http.request_json("GET", url, headers=headers, allow_redirects=False)
     except http.OutboundError as exc:
-        raise RegistrationError(
-            f"Could not read the platform configuration at {url}: {exc}"
-        ) from exc
+        raise _unreadable("configuration", url, str(exc), getattr(exc, "status", None)) from exc
     if not isinstance(config, dict):
-        raise RegistrationError(f"The platform configuration at {url} is not a JSON object.")
+        raise _unreadable("configuration", url, "not a JSON object")
     missing = [
-        k
-        for k in (
-            "issuer",
-            "authorization_endpoint",
-            "token_endpoint",
-            "jwks_uri",
-            "registration_endpoint",
-        )
-        if not isinstance(config.get(k), str) or not config[k]
+        k for k in ("issuer", *ENDPOINTS) if not isinstance(config.get(k), str) or not config[k]
     ]
     if missing:
-        raise RegistrationError(f"The platform configuration at {url} lacks {', '.join(missing)}.")
+        raise _unreadable("configuration", url, f"lacks {', '.join(missing)}")
     algs = config.get("id_token_signing_alg_values_supported")
     if isinstance(algs, list) and "RS256" not in algs:
-        raise RegistrationError("The platform does not sign id_tokens with RS256.")
-    product = product_of(config)
-    if not _same_domain(url, config["issuer"], product):
-        raise RegistrationError(
-            f"The configuration's issuer ({config['issuer']}) is not on the domain of the "
-            f"configuration URL ({url}); refusing it."
+        raise _unreadable("configuration", url, "id_tokens not signed with RS256")
+    if not config_url_allowed(url, config["issuer"]):
+        log.warning(
+            "dynamic registration refused: issuer not on the configuration's origin",
+            extra={"url": _without_query(url), "issuer": config["issuer"][:300]},
         )
+        # Names only the origin the caller sent, not the issuer the remote server claimed.
+        raise RegistrationError(
+            "The configuration's issuer is not on the origin of the configuration URL "
+            f"({registry.origin(url)}); refusing it."
+        )
+    insecure = [
+        k for k in ENDPOINTS if not transport_ok(config[k], allow_http_loopback=allow_http_loopback)
+    ]
+    if insecure:
+        raise _unreadable("configuration", url, f"not https: {', '.join(insecure)}")
     return config
 
 
@@ -194,7 +293,10 @@ def register(
     invite: str | None,
     base_url: str,
     auto_approve: bool,
+    allow_http_loopback: bool = False,
 ) -> RegistrationResult:
+    """Register the platform behind ``openid_configuration``; ``allow_http_loopback``
+    accepts plain http to loopback hosts (never in production)."""
     if not openid_configuration:
         raise RegistrationError(
             "This address is for LTI Dynamic Registration: paste it into your platform's "
@@ -212,27 +314,31 @@ def register(
     if registration_token and not _BEARER_TOKEN.match(registration_token):
         # It goes into an Authorization header: RFC 6750's token characters only.
         raise RegistrationError("The registration_token is not a valid bearer token.")
-    config = fetch_configuration(openid_configuration, registration_token)
+    config = fetch_configuration(
+        openid_configuration, registration_token, allow_http_loopback=allow_http_loopback
+    )
     body = tool_registration(base_url, config)
     headers = {"Accept": "application/json"}
     if registration_token:
         headers["Authorization"] = f"Bearer {registration_token}"
+    endpoint = config["registration_endpoint"]
     try:
         answer = http.request_json(
             "POST",
-            config["registration_endpoint"],
+            endpoint,
             headers=headers,
             json_body=body,
             expect=(200, 201),
+            allow_redirects=False,
         )
     except http.OutboundError as exc:
-        raise RegistrationError(f"The platform refused the registration: {exc}") from exc
+        raise _unreadable("registration", endpoint, str(exc), getattr(exc, "status", None)) from exc
     if (
         not isinstance(answer, dict)
         or not isinstance(answer.get("client_id"), str)
-        or not answer["client_id"]
+        or not answer["client_id"].strip()
     ):
-        raise RegistrationError("The platform's registration answer has no client_id.")
+        raise _unreadable("registration", endpoint, "the answer has no client_id")
     tool_answer = answer.get(TOOL_CONFIGURATION)
     deployment_id = tool_answer.get("deployment_id") if isinstance(tool_answer, dict) else None
     deployment_id = deployment_id if isinstance(deployment_id, str) and deployment_id else None
@@ -241,7 +347,7 @@ def register(
         platform, approved = _store(session, config, answer, invited, auto_approve, deployment_id)
     except registry.RegistryError as exc:
         # The platform's own documents named something we cannot keep (a bad or huge URL).
-        raise RegistrationError(f"The platform's registration cannot be stored: {exc}.") from exc
+        raise _unreadable("store", endpoint, str(exc)) from exc
     return RegistrationResult(platform, deployment_id, approved, product)
 
 
@@ -254,13 +360,24 @@ def _store(
     deployment_id: str | None,
 ) -> tuple[Platform, bool]:
     product = product_of(config)
+    # add_platform strips both; look up what it would store.
+    issuer, client_id = config["issuer"].strip(), answer["client_id"].strip()
+    existing = registry.find_platform(session, issuer, client_id)
+    if existing is not None:
+        # Whoever answers for the issuer's origin must not replace the keys URL (and so
+        # the keys) of a platform an administrator trusts: that is an admin action.
+        log.warning(
+            "dynamic registration refused: platform already registered",
+            extra={"iss": issuer, "client_id": client_id, "platform": existing.id},
+        )
+        raise AlreadyRegistered(ALREADY_REGISTERED)
     platform_config = config.get(PLATFORM_CONFIGURATION)
     version = platform_config.get("version") if isinstance(platform_config, dict) else None
     audience = config.get("authorization_server")
     platform = registry.add_platform(
         session,
-        issuer=config["issuer"],
-        client_id=answer["client_id"],
+        issuer=issuer,
+        client_id=client_id,
         auth_login_url=config["authorization_endpoint"],
         auth_token_url=config["token_endpoint"],
         jwks_url=config["jwks_uri"],
@@ -275,7 +392,6 @@ def _store(
             # (Canvas makes one per install and names none at registration).
             **({"auto_approve_deployments": True} if invited else {}),
         },
-        update=True,
     )
     approved = auto_approve or invited
     if deployment_id:

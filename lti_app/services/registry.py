@@ -199,6 +199,46 @@ def add_platform(
     return platform
 
 
+# What an administrator may change on a registered platform (dynamic registration never may).
+UPDATABLE = ("name", "auth_login_url", "auth_token_url", "jwks_url", "auth_audience")
+
+
+def update_platform(
+    session: Session, platform: Platform, changes: dict[str, str | None]
+) -> dict[str, dict[str, str | None]]:
+    """Change an existing platform's URLs or name (an admin action; the caller audits it).
+
+    ``changes`` maps fields of ``UPDATABLE`` to new values (``auth_audience`` "" clears it).
+    Every value is checked before any is set; returns ``{field: {"old", "new"}}`` for the
+    fields whose value really changed.
+    """
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise RegistryError(f"cannot change {', '.join(unknown)}")
+    checked: dict[str, str | None] = {}
+    for field, value in changes.items():
+        if field == "name":
+            name = (value or "").strip()
+            if not name or len(name) > 255:
+                raise RegistryError("name: expected 1 to 255 characters")
+            checked[field] = name
+        elif field == "auth_audience":
+            audience = (value or "").strip()
+            if len(audience) > 1024:
+                raise RegistryError("auth_audience: expected at most 1024 characters")
+            checked[field] = audience or None
+        else:
+            checked[field] = check_url(value or "", field)
+    changed: dict[str, dict[str, str | None]] = {}
+    for field, value in checked.items():
+        old = getattr(platform, field)
+        if old != value:
+            changed[field] = {"old": old, "new": value}
+            setattr(platform, field, value)
+    session.flush()
+    return changed
+
+
 def remove_platform(session: Session, platform: Platform, *, force: bool = False) -> int:
     """Delete a platform; refuse while it has courses unless ``force``. Returns the course count."""
     courses = session.scalar(

@@ -24,6 +24,7 @@ from flask import (
 )
 
 from lti_app import request_db
+from lti_app.config import PRODUCTION
 from lti_app.db.models import Platform
 from lti_app.lti import claims as c
 from lti_app.lti import login as oidc
@@ -75,7 +76,12 @@ def login() -> Response:
     params = _params()
     browser_cookie = request.cookies.get(oidc.BROWSER_COOKIE) or None
     start = oidc.start_login(
-        db, params, base_url=base_url(), launch_url=launch_url(), browser_id=browser_cookie
+        db,
+        params,
+        base_url=base_url(),
+        launch_url=launch_url(),
+        browser_id=browser_cookie,
+        auto_approve_deployments=current_app.config["AUTO_APPROVE_DEPLOYMENTS"],
     )
     platform_origin = registry.origin(start.platform.auth_login_url)
     if start.storage_target:
@@ -229,6 +235,8 @@ def register() -> Response:
         invite=request.args.get("invite"),
         base_url=base_url(),
         auto_approve=current_app.config["AUTO_APPROVE_DEPLOYMENTS"],
+        # Plain http to a loopback platform serves development and tests, never production.
+        allow_http_loopback=current_app.config["ENV"] != PRODUCTION,
     )
     forget_frame_origins(current_app._get_current_object())  # type: ignore[attr-defined]
     log.info(
