@@ -4,8 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NODE_DIRS := tests/interop/node tests/browser
+# The pure packages are held to mypy --strict (lti_app is not yet: see [tool.mypy]).
+TYPECHECK := $(BIN)/mypy --strict frameworks credentials keys
 
-.PHONY: demo test test-sqlite test-postgres lint bench node-deps clean
+.PHONY: demo test test-sqlite test-postgres lint typecheck bench node-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +35,7 @@ demo: $(STAMP)
 # database) when SKILLSIGN_TEST_DATABASE_URL names one.
 test: $(STAMP) node-deps
 	$(BIN)/ruff check .
+	$(TYPECHECK)
 	env -u SKILLSIGN_TEST_DATABASE_URL $(BIN)/pytest -q
 	@if [ -n "$$SKILLSIGN_TEST_DATABASE_URL" ]; then \
 	  echo "== again on $$(echo $$SKILLSIGN_TEST_DATABASE_URL | sed 's#//[^@]*@#//#')"; \
@@ -42,6 +45,9 @@ test: $(STAMP) node-deps
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(TYPECHECK)
 
 bench: $(STAMP) node-deps
 	$(BIN)/python -m bench

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from pyld import jsonld as _pyld
 from pyld.canon import URDNA2015 as _URDNA2015
@@ -220,7 +220,7 @@ def clear_context_cache() -> None:
     _clone_cache = _BoundedCache(maxsize=256)
 
 
-class _Processor(_pyld.JsonLdProcessor):
+class _Processor(_pyld.JsonLdProcessor):  # type: ignore[misc]  # pyld is untyped
     """pyld's processor with its active-context cache made to work for type-scoped contexts.
 
     For a type-scoped context (``propagate=False``) pyld first clones the active context and
@@ -267,7 +267,7 @@ class _Processor(_pyld.JsonLdProcessor):
         )
 
 
-class _Resolver(ContextResolver):
+class _Resolver(ContextResolver):  # type: ignore[misc]  # pyld is untyped
     """pyld's context resolver with a cheaper cache key for inline contexts.
 
     pyld keys an inline context (each type-scoped context of OB 3.0, resolved again for every
@@ -443,11 +443,13 @@ def _wrap_pyld_error(error: Exception, document: Mapping[str, Any]) -> Credentia
 # thread-safe; the work is CPU-bound under the GIL anyway, so one lock per
 # process costs nothing and keeps threaded servers from corrupting those caches.
 _PYLD_LOCK = threading.RLock()
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _serialised(func: Callable[..., Any]) -> Callable[..., Any]:
+def _serialised(func: Callable[_P, _R]) -> Callable[_P, _R]:
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with _PYLD_LOCK:
             return func(*args, **kwargs)
 
@@ -478,7 +480,10 @@ def _expand_safe(document: Mapping[str, Any], loader: Loader | None) -> list[Any
     probe["@context"] = [*contexts, {"@vocab": _SENTINEL_VOCAB}]
     dropped: list[str | None] = []
     try:
-        expanded = _Processor(on_property_dropped=dropped.append).expand(probe, _options(loader))
+        # pyld is untyped; its expand() returns the expanded document as a list.
+        expanded: list[Any] = _Processor(on_property_dropped=dropped.append).expand(
+            probe, _options(loader)
+        )
     except Exception as error:  # pyld raises JsonLdError and assorted built-ins
         raise _wrap_pyld_error(error, document) from error
     for iri in dropped:
@@ -528,7 +533,8 @@ def escape_literal(value: str) -> str:
 def _term(component: Mapping[str, Any]) -> str:
     if component["type"] == "IRI":
         return f"<{component['value']}>"
-    return component["value"]  # blank node label, already "_:..."
+    label: str = component["value"]  # blank node label, already "_:..."
+    return label
 
 
 def serialize_nquad(quad: Mapping[str, Any]) -> str:
@@ -560,7 +566,7 @@ def _with_our_serializer(function: Callable[..., Any]) -> Callable[..., Any]:
     )
 
 
-class _Rdfc10(_URDNA2015):
+class _Rdfc10(_URDNA2015):  # type: ignore[misc]  # pyld is untyped
     """pyld's URDNA2015 (= RDFC-1.0 with SHA-256) with RDFC-1.0 literal escaping."""
 
     main = _with_our_serializer(_URDNA2015.main)
@@ -600,7 +606,9 @@ def _dataset(expanded: list[Any], loader: Loader | None) -> dict[str, Any]:
 def canonicalize_expanded(expanded: list[Any], *, loader: Loader | None = None) -> str:
     """RDFC-1.0 canonical N-Quads of an already expanded (and safety-checked) document."""
     try:
-        return _Rdfc10().main(_dataset(expanded, loader), {"format": "application/n-quads"})
+        # pyld is untyped; with format application/n-quads main() returns the N-Quads text.
+        nquads: str = _Rdfc10().main(_dataset(expanded, loader), {"format": "application/n-quads"})
+        return nquads
     except Exception as error:
         raise _wrap_pyld_error(error, {}) from error
 

@@ -20,12 +20,13 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 from joserfc import jws
 from joserfc.errors import JoseError
+from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import OKPKey, RSAKey
 from joserfc.jws import JWSRegistry
 
@@ -49,14 +50,16 @@ def is_compact_jws(text: str) -> bool:
     return len(text) <= MAX_TOKEN_LENGTH and bool(_COMPACT_JWS.match(text))
 
 
-def _numeric_date(value: str, field: str) -> int:
+def _numeric_date(value: object, field: str) -> int:
     return int(parse_datetime(value, field=field).timestamp())
 
 
 def _subject_id(credential: Mapping[str, Any]) -> str | None:
     subject = credential.get("credentialSubject")
-    if isinstance(subject, Mapping) and isinstance(subject.get("id"), str):
-        return subject["id"]
+    if isinstance(subject, Mapping):
+        subject_id = subject.get("id")
+        if isinstance(subject_id, str):
+            return subject_id
     return None
 
 
@@ -67,7 +70,7 @@ def _issuer_id(credential: Mapping[str, Any]) -> str | None:
     return issuer if isinstance(issuer, str) else None
 
 
-def _without_warning(algorithm: Any) -> Any:
+def _without_warning(algorithm: JWSAlgModel) -> JWSAlgModel:
     quiet = copy.copy(algorithm)
     quiet.security_warning = None
     return quiet
@@ -86,7 +89,9 @@ class _Registry(JWSRegistry):
     (OB verifiers in the field know "EdDSA", not "Ed25519", so we use it deliberately), and
     room for credentials larger than joserfc's 128 kB payload default."""
 
-    algorithms: ClassVar[dict[str, Any]] = {
+    # Typed as joserfc declares it (not ClassVar, which mypy refuses for an instance attribute
+    # of the base class); a fresh dict, never mutated, so not shared with JWSRegistry's.
+    algorithms: dict[str, JWSAlgModel] = {  # noqa: RUF012
         **JWSRegistry.algorithms,
         "EdDSA": _without_warning(JWSRegistry.algorithms["EdDSA"]),
     }

@@ -84,7 +84,7 @@ def encode(bits: bytes | StatusList) -> str:
     return multibase_encode(gzip.compress(raw, compresslevel=9, mtime=0), base="base64url")
 
 
-def decode(encoded: str) -> bytes:
+def decode(encoded: object) -> bytes:
     """Inverse of :func:`encode`, refusing lists that inflate beyond :data:`MAX_BITS`."""
     if not isinstance(encoded, str) or not encoded.startswith("u"):
         raise StatusListError("encodedList must be a base64url multibase string starting with 'u'")

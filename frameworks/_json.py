@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from .errors import ErrorList, FrameworkError
 
@@ -14,7 +14,7 @@ ROOT = "$"
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
-class _Object(dict):
+class _Object(dict[str, Any]):
     """A parsed JSON object that remembers keys which appeared more than once
     (a plain dict silently keeps the last one)."""
 
@@ -133,11 +133,12 @@ def require_text(
     if key not in container:
         errors.add(child(path, key), "required key is missing")
         return None
-    problem = text_problem(container[key], allow_blank=blank)
+    value = container[key]
+    problem = text_problem(value, allow_blank=blank)
     if problem:
         errors.add(child(path, key), problem)
         return None
-    return container[key]
+    return cast(str, value)  # text_problem() passes nothing but a str
 
 
 DuplicateMessage = Callable[[str, str], str]
@@ -209,7 +210,7 @@ def _scan(
         errors.add(_path(base, parts), f"expected a JSON value, got {type_name(value)}")
 
 
-class FrozenDict(dict):
+class FrozenDict(dict[str, Any]):
     """A read-only dict. Unlike MappingProxyType it still pickles, deep-copies,
     goes through dataclasses.asdict and json.dumps, and equals a plain dict."""
 

@@ -217,7 +217,8 @@ def read_case(data: bytes | str | Mapping[str, Any]) -> Framework:
             continue
         label = _json.require_text(errors, item, "fullStatement", ipath)
         key = _level_key(errors, item, ipath, label, keys, hinted=hint is not None)
-        texts = []
+        texts: list[str] = []
+        complete = True  # every member has its statement text
         members = sorted(children.get(idx, []), key=_order)
         if not members:
             errors.add(
@@ -225,8 +226,12 @@ def read_case(data: bytes | str | Mapping[str, Any]) -> Framework:
             )
         for _seq, _assoc, member in members:
             mpath = index("CFItems", member)
-            texts.append(_json.require_text(errors, items[member], "fullStatement", mpath))
-        if key is not None and label is not None and texts and None not in texts:
+            text = _json.require_text(errors, items[member], "fullStatement", mpath)
+            if text is None:
+                complete = False
+            else:
+                texts.append(text)
+        if key is not None and label is not None and texts and complete:
             levels.append((key, label, texts))
 
     identifier, version, description, context_covered, extra = _document_fields(
@@ -281,8 +286,10 @@ def _item_type(item: Mapping[str, Any]) -> str | None:
     if isinstance(declared, str):
         return declared
     link = item.get("CFItemTypeURI")
-    if isinstance(link, Mapping) and isinstance(link.get("title"), str):
-        return link["title"]
+    if isinstance(link, Mapping):
+        title = link.get("title")
+        if isinstance(title, str):
+            return title
     return None
 
 

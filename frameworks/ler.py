@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from . import _json
 from ._json import ROOT, child, index, type_name
@@ -44,14 +44,13 @@ def read_ler(data: bytes | str | Mapping[str, Any]) -> Framework:
     _json.check_json_value(errors, doc, ROOT, duplicate_message=_duplicate_message)
 
     _check_schema_version(errors, doc)
-    fw_obj = doc.get("framework")
-    fw_ok = isinstance(fw_obj, Mapping)
+    raw_fw = doc.get("framework")
+    fw_ok = isinstance(raw_fw, Mapping)
     if "framework" not in doc:
         errors.add("framework", "required key is missing")
     elif not fw_ok:
-        errors.add("framework", f"expected an object, got {type_name(fw_obj)}")
-    if not fw_ok:
-        fw_obj = {}
+        errors.add("framework", f"expected an object, got {type_name(raw_fw)}")
+    fw_obj: Mapping[str, Any] = raw_fw if isinstance(raw_fw, Mapping) else {}
 
     version = _single_line(errors, fw_obj, "version", "framework") if fw_ok else None
     description = _optional_text(errors, fw_obj, "description", "framework")
@@ -196,21 +195,23 @@ def _single_line(errors: ErrorList, obj: Mapping[str, Any], key: str, path: str)
     if key not in obj:
         errors.add(child(path, key), "required key is missing")
         return None
-    problem = _json.single_line_problem(obj[key])
+    value = obj[key]
+    problem = _json.single_line_problem(value)
     if problem:
         errors.add(child(path, key), problem)
         return None
-    return obj[key]
+    return cast(str, value)  # single_line_problem() passes nothing but a str
 
 
 def _optional_text(errors: ErrorList, obj: Mapping[str, Any], key: str, path: str) -> str:
     if key not in obj:
         return ""
-    problem = _json.text_problem(obj[key], allow_blank=True)
+    value = obj[key]
+    problem = _json.text_problem(value, allow_blank=True)
     if problem:
         errors.add(child(path, key), problem)
         return ""
-    return obj[key]
+    return cast(str, value)  # text_problem() passes nothing but a str
 
 
 def _read_levels(errors: ErrorList, fw_obj: Mapping[str, Any]) -> list[tuple[str, str, list[str]]]:

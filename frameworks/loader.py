@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from . import _json
 from ._json import ROOT, type_name
@@ -56,7 +56,7 @@ def bundled_paths() -> list[Path]:
     return sorted(DATA_DIR.glob("*.json"))
 
 
-def _looks_like_json(source: object) -> bool:
+def _looks_like_json(source: object) -> TypeGuard[str]:
     return isinstance(source, str) and source.lstrip()[:1] in ("{", "[")
 
 

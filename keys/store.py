@@ -103,12 +103,12 @@ class KeyStore:
         self.directory = Path(directory)
 
     # -- reading -----------------------------------------------------------
-    def list(self, kind: KeyKind | None = None) -> list[KeyRecord]:
+    def records(self, kind: KeyKind | None = None) -> list[KeyRecord]:
         records = self._read_index()
         return [r for r in records if kind is None or r.kind is kind]
 
     def active(self, kind: KeyKind) -> KeyRecord:
-        for record in reversed(self.list(kind)):
+        for record in reversed(self.records(kind)):
             if record.status is KeyStatus.ACTIVE:
                 return record
         raise KeyStoreError(
@@ -117,10 +117,10 @@ class KeyStore:
 
     def published(self, kind: KeyKind, now: datetime | None = None) -> list[KeyRecord]:
         moment = now or _now()
-        return [r for r in self.list(kind) if r.published(moment)]
+        return [r for r in self.records(kind) if r.published(moment)]
 
     def get(self, kid: str) -> KeyRecord:
-        for record in self.list():
+        for record in self.records():
             if record.kid == kid:
                 return record
         raise KeyStoreError(f"unknown key id {kid!r}")
@@ -139,7 +139,9 @@ class KeyStore:
     def public_key(self, kid: str) -> PublicKey:
         return self.private_key(kid).public_key()
 
-    def public_jwks(self, kind: KeyKind = KeyKind.RSA, now: datetime | None = None) -> dict:
+    def public_jwks(
+        self, kind: KeyKind = KeyKind.RSA, now: datetime | None = None
+    ) -> dict[str, Any]:
         """The JWKS of every published key of a kind (public parts only)."""
         keys = []
         for record in self.published(kind, now):

@@ -37,7 +37,7 @@ def keys_ensure() -> None:
 def keys_list(as_json: bool) -> None:
     """List keys with their status."""
     try:
-        records = store().list()
+        records = store().records()
     except KeyStoreError as exc:
         _fail(str(exc))
     if as_json:

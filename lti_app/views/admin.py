@@ -211,7 +211,7 @@ def _store() -> KeyStore:
 def keys() -> str:
     _require_tool_admin()
     try:
-        records = _store().list()
+        records = _store().records()
     except KeyStoreError as exc:
         records = []
         flash(str(exc), "error")
