@@ -92,6 +92,12 @@ SETTINGS: tuple[Setting, ...] = (
         "POSTs to /verify and /api/v1/verify per client address",
     ),
     Setting(
+        "SKILLSIGN_OUTBOUND_MAX_IN_FLIGHT",
+        "OUTBOUND_MAX_IN_FLIGHT",
+        "4",
+        "outbound fetches in flight per process; one more fails at once (503 + Retry-After)",
+    ),
+    Setting(
         "SKILLSIGN_RATELIMIT_REGISTER",
         "RATELIMIT_REGISTER",
         "10 per minute;60 per hour",
@@ -163,6 +169,13 @@ def load_settings(
     values["BASE_URL"] = str(values["BASE_URL"]).rstrip("/")
     values["PROXY_FIX"] = int(values["PROXY_FIX"] or 0)
     values["AUTO_APPROVE_DEPLOYMENTS"] = _truthy(values["AUTO_APPROVE_DEPLOYMENTS"])
+    in_flight = str(values["OUTBOUND_MAX_IN_FLIGHT"]).strip()
+    if not in_flight.isdigit() or int(in_flight) < 1:
+        raise ConfigError(
+            f"SKILLSIGN_OUTBOUND_MAX_IN_FLIGHT: expected a whole number of 1 or more, "
+            f"got {values['OUTBOUND_MAX_IN_FLIGHT']!r}"
+        )
+    values["OUTBOUND_MAX_IN_FLIGHT"] = int(in_flight)
     values["LAUNCH_SESSION_MAX_AGE"] = _hours(
         "SKILLSIGN_LAUNCH_SESSION_MAX_AGE", values["LAUNCH_SESSION_MAX_AGE"]
     )

@@ -9,6 +9,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from lti_app.logs import redact_path
+from lti_app.outbound import OutboundBusy
 from lti_app.services.errors import AppError, Conflict, Forbidden, NotFound
 
 __all__ = ["AppError", "Conflict", "Forbidden", "NotFound", "init_app"]
@@ -65,6 +66,20 @@ def init_app(app: Flask) -> None:
             getattr(exc, "code", None),
             getattr(exc, "extensions", None),
         )
+
+    @app.errorhandler(OutboundBusy)
+    def _outbound_busy(exc: OutboundBusy) -> Response:
+        # The bulkhead is full (verify by URL, /lti/register, ...): we are busy, the caller
+        # did nothing wrong, and a slot frees within one fetch deadline.
+        log.warning("outbound bulkhead full", extra={"path": redact_path(request.path)})
+        response = _respond(
+            503,
+            "Busy",
+            "Too many requests to other servers are under way; try again in a few seconds.",
+            "outbound.busy",
+        )
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

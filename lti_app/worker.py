@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import requests
 from flask import Flask
 
 from keys import KeyStore
 from lti_app.config import PRODUCTION
 from lti_app.db import Database
+from lti_app.lti import http as outbound
 from lti_app.lti.services_client import TIMEOUT, TOKENS, AccessTokenCache
+from lti_app.outbound import PLATFORM, Fetcher, Timeout
 from lti_app.services import gradebook, outbox, passback, roster
 from lti_app.services.outbox import (
     Claimed,
@@ -71,9 +72,9 @@ class Worker:
         policy: RetryPolicy | None = None,
         batch: int = 20,
         lease: timedelta = timedelta(minutes=5),
-        http: requests.Session | None = None,
+        http: Fetcher | None = None,
         tokens: AccessTokenCache | None = None,
-        timeout: tuple[float, float] = TIMEOUT,
+        timeout: Timeout = TIMEOUT,
     ) -> None:
         self.db = db
         self.handlers = dict(handlers) if handlers is not None else default_handlers()
@@ -83,13 +84,14 @@ class Worker:
         self.context = DeliveryContext(
             db=db,
             keys=keys,
-            http=http or requests.Session(),
+            http=http or Fetcher(PLATFORM),
             tokens=tokens if tokens is not None else TOKENS,
             timeout=timeout,
         )
 
     @classmethod
     def from_app(cls, app: Flask, **kwargs: object) -> Worker:
+        kwargs.setdefault("http", outbound.client(app))  # the app's bulkhead, in its process
         return cls(
             app.extensions["skillsign.db"],
             KeyStore(app.config["KEYS_DIR"]),

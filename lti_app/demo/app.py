@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import requests
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import Babel, get_locale
 from flask_wtf.csrf import CSRFProtect
@@ -24,6 +23,7 @@ from lti_app.demo import oidc, pages, services
 from lti_app.demo.platform import MOUNT_PATH, DemoError, DemoPlatform, derived_secret
 from lti_app.i18n import LANGUAGES
 from lti_app.ids import DbIdConverter
+from lti_app.outbound import Fetcher
 
 DEMO_ENVS = frozenset({"development", "demo", "test"})
 SESSION_COOKIE = "skillsign_demo_lms_session"
@@ -46,7 +46,7 @@ def create_demo_lms(
     tool_config: Mapping[str, Any],
     *,
     mount_path: str = MOUNT_PATH,
-    http: requests.Session | None = None,
+    http: Fetcher | None = None,
 ) -> Flask:
     """Build the demo LMS for a tool configured by ``tool_config`` (never production)."""
     _refuse_production(tool_config)

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from keys import KeyKind, KeyStore
 from lti_app.demo.models import DemoBase
+from lti_app.outbound import PLATFORM, Fetcher, OutboundBusy, OutboundError
 
 log = logging.getLogger("skillsign.demo_lms")
 
@@ -42,7 +42,6 @@ CLIENT_ID = "skillsign-demo-client"
 DEPLOYMENT_ID = "skillsign-demo-deployment-1"
 MOUNT_PATH = "/demo-lms"
 JWKS_CACHE_SECONDS = 300.0
-TIMEOUT = (3.05, 10)
 LEEWAY = 60
 
 
@@ -156,14 +155,15 @@ class DemoPlatform:
         tool_config: Mapping[str, Any],
         *,
         mount_path: str = MOUNT_PATH,
-        http: requests.Session | None = None,
+        http: Fetcher | None = None,
     ) -> None:
         # The tool's config is read again on first use: a test may learn the tool's
         # address (its BASE_URL) only after the app was built.
         self._tool_config = tool_config
         self._mount_path = mount_path
         self._settings: DemoSettings | None = None
-        self.http = http or requests.Session()
+        # The tool it talks to is this host (loopback): the platform policy allows it.
+        self.http = http or Fetcher(PLATFORM)
         self.keys = KeyStore(instance_dir(tool_config) / "keys")
         self._engine: Engine | None = None
         self._sessionmaker: sessionmaker[Session] | None = None
@@ -230,10 +230,11 @@ class DemoPlatform:
     def _fetch_tool_jwks(self) -> KeySet:
         url = self.settings.tool_jwks_url
         try:
-            response = self.http.get(url, timeout=TIMEOUT)
-            response.raise_for_status()
+            response = self.http.fetch("GET", url, headers={"Accept": "application/json"})
+            if response.status != 200:
+                raise ValueError(f"HTTP {response.status}")
             keyset = KeySet.import_key_set(response.json())
-        except (requests.RequestException, ValueError, JoseError) as exc:
+        except (OutboundError, OutboundBusy, ValueError, JoseError) as exc:
             raise DemoError(
                 f"could not read the tool's JWKS at {url}: {type(exc).__name__}",
                 status=502,

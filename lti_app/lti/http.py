@@ -1,9 +1,15 @@
-"""Outbound HTTP: one place where every call to a platform gets a timeout.
+"""The app's outbound fetchers (lti_app.outbound), and JSON calls to platforms.
 
-pylti1p3 calls ``requests`` with no timeout (docs/architecture.md §4), so one slow LMS could
-hold a request thread forever. Everything the tool sends out (platform JWKS,
-dynamic registration, service calls) goes through ``client()``, whose session
-puts ``TIMEOUT`` on every request that does not bring a shorter one.
+Each app has one bulkhead of ``SKILLSIGN_OUTBOUND_MAX_IN_FLIGHT`` slots (one app per
+gunicorn worker process), shared by its two kinds of fetcher:
+
+* ``client()``: policy ``PLATFORM`` (private addresses allowed) for dynamic registration,
+  platform JWKS, tokens, AGS and NRPS: on-premises LMSs and the demo LMS live there.
+* ``verifier()``: policy ``PUBLIC`` for verify-by-URL, DID documents and status lists. Only
+  a test app may exempt networks from it (``VERIFY_FETCH_ALLOW``, never in production).
+
+pylti1p3 gets a session that refuses to send anything (``pylti_session``): the launch code
+fetches platform keys itself (lti_app/lti/jwks.py), so no request can bypass the above.
 """
 
 from __future__ import annotations
@@ -16,8 +22,20 @@ from typing import Any
 import requests
 from flask import Flask, current_app
 
-# (connect, read) seconds.
-TIMEOUT: tuple[float, float] = (3.05, 10)
+from lti_app.config import PRODUCTION, ConfigError
+from lti_app.outbound import (
+    DEFAULT_DEADLINE,
+    PLATFORM,
+    PUBLIC,
+    Bulkhead,
+    Fetcher,
+    OutboundError,
+)
+
+__all__ = ["MAX_JSON_BYTES", "TIMEOUT", "OutboundError", "client", "request_json", "verifier"]
+
+# Seconds for a whole call (connect, TLS, redirects, the complete answer).
+TIMEOUT: float = DEFAULT_DEADLINE
 # Bodies we parse (JWKS, OpenID configurations, registrations) are small; a
 # larger answer is a misconfigured or hostile server.
 MAX_JSON_BYTES = 1024 * 1024
@@ -26,96 +44,95 @@ USER_AGENT = "skillsign-lti-tool/0.1"
 log = logging.getLogger("skillsign.outbound")
 
 
-class OutboundError(Exception):
-    """A call to another server failed; the message says which URL and why."""
+class _NoNetwork(requests.Session):
+    """Given to pylti1p3, which would otherwise fetch with its own unchecked session."""
 
-    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.url = url
-        self.status = status
-
-
-class TimeoutSession(requests.Session):
-    """A ``requests.Session`` that never waits without a limit."""
-
-    def __init__(self, timeout: tuple[float, float] = TIMEOUT) -> None:
-        super().__init__()
-        self.default_timeout = timeout
-        self.headers["User-Agent"] = USER_AGENT
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.default_timeout
-        return super().request(method, url, *args, **kwargs)
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        raise requests.RequestException(
+            f"pylti1p3 may not fetch {url!r}: outbound calls go through lti_app.outbound"
+        )
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["skillsign.http"] = TimeoutSession()
+    # One bulkhead per app, i.e. per gunicorn worker process.
+    app.extensions["skillsign.outbound"] = Bulkhead(app.config["OUTBOUND_MAX_IN_FLIGHT"])
+    if app.config.get("VERIFY_FETCH_ALLOW") and app.config["ENV"] == PRODUCTION:
+        raise ConfigError("VERIFY_FETCH_ALLOW is for tests; it is refused in production")
 
 
-def client(app: Flask | None = None) -> requests.Session:
-    """The app's outbound session (connection pooling, timeouts)."""
-    return (app or current_app).extensions["skillsign.http"]
+def _deadline(app: Flask) -> float:
+    # OUTBOUND_DEADLINE: an app override (tests shorten it); not a public setting.
+    return float(app.config.get("OUTBOUND_DEADLINE") or DEFAULT_DEADLINE)
 
 
-def _read_limited(response: requests.Response, url: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(64 * 1024):
-        size += len(chunk)
-        if size > MAX_JSON_BYTES:
-            raise OutboundError(f"answer larger than {MAX_JSON_BYTES} bytes", url=url)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def client(app: Flask | None = None) -> Fetcher:
+    """The fetcher for calls to LTI platforms (policy PLATFORM)."""
+    app = app or current_app
+    return Fetcher(
+        PLATFORM,
+        bulkhead=app.extensions["skillsign.outbound"],
+        deadline=_deadline(app),
+        user_agent=USER_AGENT,
+    )
+
+
+def verifier(app: Flask | None = None) -> Fetcher:
+    """The fetcher for what strangers can make us fetch (policy PUBLIC), read per call so a
+    test may exempt its local servers after building the app."""
+    app = app or current_app
+    exempt = app.config.get("VERIFY_FETCH_ALLOW") or ()
+    if exempt and app.config["ENV"] == PRODUCTION:
+        raise ConfigError("VERIFY_FETCH_ALLOW is for tests; it is refused in production")
+    return Fetcher(
+        PUBLIC.with_exempt(exempt) if exempt else PUBLIC,
+        bulkhead=app.extensions["skillsign.outbound"],
+        deadline=_deadline(app),
+        user_agent="skillsign-verifier/1",
+    )
+
+
+def pylti_session() -> requests.Session:
+    return _NoNetwork()
 
 
 def request_json(
     method: str,
     url: str,
     *,
-    session: requests.Session | None = None,
+    fetcher: Fetcher | None = None,
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
     expect: tuple[int, ...] = (200,),
     allow_redirects: bool = True,
 ) -> Any:
-    """Send a request and return the decoded JSON answer, or raise ``OutboundError``."""
-    http = session or client()
-    try:
-        response = http.request(
-            method,
-            url,
-            headers=dict(headers or {}),
-            json=json_body,
-            stream=True,
-            allow_redirects=allow_redirects,
+    """Send a request and return the decoded JSON answer, or raise ``OutboundError``
+    (``OutboundBusy`` when the bulkhead is full)."""
+    sent = dict(headers or {})
+    body = None
+    if json_body is not None:
+        body = json.dumps(json_body).encode("utf-8")
+        sent.setdefault("Content-Type", "application/json")
+    response = (fetcher or client()).fetch(
+        method,
+        url,
+        headers=sent,
+        body=body,
+        max_bytes=MAX_JSON_BYTES,
+        redirects=None if allow_redirects else 0,
+    )
+    if response.status not in expect:
+        # The body helps an admin see why a platform refused, but the message may
+        # reach whoever called us (e.g. /lti/register with any URL): log it, never echo it.
+        log.info(
+            "outbound call refused",
+            extra={
+                "url": url,
+                "status": response.status,
+                "body": response.body[:200].decode("utf-8", "replace"),
+            },
         )
-    except requests.Timeout as exc:
-        raise OutboundError(f"no answer within {TIMEOUT[1]} s", url=url) from exc
-    except requests.RequestException as exc:
-        raise OutboundError(f"could not connect ({type(exc).__name__})", url=url) from exc
-    except ValueError as exc:  # a URL or header that cannot be sent (from a hostile document)
-        raise OutboundError(f"could not send the request ({type(exc).__name__})", url=url) from exc
-    with response:
-        body = _read_limited(response, url)
-        if response.status_code not in expect:
-            # The body helps an admin see why a platform refused, but the message may
-            # reach whoever called us (e.g. /lti/register with any URL): log it, never echo it.
-            log.info(
-                "outbound call refused",
-                extra={
-                    "url": url,
-                    "status": response.status_code,
-                    "body": body[:200].decode("utf-8", "replace"),
-                },
-            )
-            raise OutboundError(
-                f"answered HTTP {response.status_code}",
-                url=url,
-                status=response.status_code,
-            )
+        raise OutboundError(f"answered HTTP {response.status}", url=url, status=response.status)
     try:
-        return json.loads(body)
+        return response.json()
     except ValueError as exc:
-        raise OutboundError("answer is not JSON", url=url, status=response.status_code) from exc
+        raise OutboundError("answer is not JSON", url=url, status=response.status) from exc

@@ -142,7 +142,8 @@ class ToolMessageLaunch(MessageLaunch):
             session_service=SessionService(request),
             cookie_service=NoCookies(),
             launch_data_storage=storage.DbLaunchDataStorage(db),
-            requests_session=http.client(),
+            # pylti1p3 never fetches: platform keys come through self._keys (jwks.py).
+            requests_session=http.pylti_session(),
         )
         self._db = db
         self._keys = keys

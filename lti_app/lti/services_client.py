@@ -4,13 +4,15 @@ The tool authenticates to a platform's token endpoint with the OAuth2
 client-credentials grant and a JWT client assertion signed by its own RSA key
 (1EdTech Security Framework 1.0, section 4.1). pylti1p3 asks for a new token on
 every call and has no timeouts; here tokens are cached per (platform, scope
-set) until shortly before they expire, every call has a timeout, a 401 gets
-one fresh token and one retry, and NRPS/AGS pages are followed through the
+set) until shortly before they expire, every call goes through lti_app.outbound
+(policy PLATFORM, one deadline per call, a byte cap), a 401 gets one fresh
+token and one retry, and NRPS/AGS pages are followed through the
 ``Link: <...>; rel="next"`` header.
 """
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import secrets
 import threading
@@ -18,14 +20,22 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from keys import KeyKind, KeyStore
-from lti_app.lti.http import TIMEOUT, TimeoutSession
+from lti_app.outbound import (
+    DEFAULT_DEADLINE,
+    PLATFORM,
+    Fetcher,
+    OutboundBusy,
+    OutboundError,
+    Response,
+    Timeout,
+    as_deadline,
+)
 
 log = logging.getLogger("skillsign.lti.services")
 
@@ -45,6 +55,10 @@ MEDIA_MEMBERSHIPS = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # A platform that pages forever (or loops) must not keep a worker busy.
 MAX_PAGES = 1000
+# Seconds for one whole call (a legacy (connect, read) pair is accepted: see as_deadline).
+TIMEOUT: float = DEFAULT_DEADLINE
+# Moodle sends a whole roster as one page; 32 MB is ~80,000 members, and still a bound.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
 class ServiceError(Exception):
@@ -177,16 +191,15 @@ class ServicesClient:
         creds: PlatformCredentials,
         keys: KeyStore,
         *,
-        http: requests.Session | None = None,
+        http: Fetcher | None = None,
         tokens: AccessTokenCache | None = None,
-        timeout: tuple[float, float] = TIMEOUT,
+        timeout: Timeout = TIMEOUT,
     ) -> None:
         self.creds = creds
         self.keys = keys
-        # Every call carries a timeout even if a caller forgets one (lti_app/lti/http.py).
-        self.http = http or TimeoutSession(timeout)
+        self.http = http or Fetcher(PLATFORM)
         self.tokens = tokens if tokens is not None else TOKENS
-        self.timeout = timeout
+        self.deadline = as_deadline(timeout)
 
     # -- OAuth2 --------------------------------------------------------------
     def client_assertion(self) -> str:
@@ -229,8 +242,16 @@ class ServicesClient:
             "client_assertion": self.client_assertion(),
             "scope": " ".join(sorted(scopes)),
         }
-        response = self._send("POST", url, data=form, headers={"Accept": "application/json"})
-        if response.status_code != 200:
+        response = self._send(
+            "POST",
+            url,
+            headers={
+                "Accept": "application/json",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            body=urlencode(form).encode("ascii"),
+        )
+        if response.status != 200:
             raise _error_from(response, "the platform refused an access token")
         try:
             body = response.json()
@@ -251,22 +272,32 @@ class ServicesClient:
         return token, expires_in
 
     # -- HTTP ----------------------------------------------------------------
-    def _send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, url: str, *, headers: dict[str, str], body: bytes | None = None
+    ) -> Response:
         started = time.perf_counter()
         try:
-            response = self.http.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
+            response = self.http.fetch(
+                method,
+                url,
+                headers=headers,
+                body=body,
+                deadline=self.deadline,
+                max_bytes=MAX_ANSWER_BYTES,
+            )
+        except (OutboundError, OutboundBusy) as exc:
             log.warning(
                 "lti service call failed",
-                extra={"method": method, "url": url, "error": type(exc).__name__},
+                extra={"method": method, "url": url, "error": exc.message},
             )
-            raise ServiceError(f"no answer: {type(exc).__name__}", url=url) from exc
+            # No status: transient, so the outbox tries again later (a full bulkhead too).
+            raise ServiceError(f"no answer: {exc.message}", url=url) from exc
         log.info(
             "lti service call",
             extra={
                 "method": method,
                 "url": url,
-                "status": response.status_code,
+                "status": response.status,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             },
         )
@@ -282,26 +313,28 @@ class ServicesClient:
         json: Any = None,
         content_type: str | None = None,
         params: dict[str, str] | None = None,
-    ) -> requests.Response:
+    ) -> Response:
         """An authenticated call; a 2xx answer or a ServiceError."""
         scope_set = frozenset(scopes)
         headers = {"Accept": accept}
-        if content_type:
+        body = None
+        if json is not None:
+            body = jsonlib.dumps(json).encode("utf-8")
+            headers["Content-Type"] = content_type or "application/json"
+        elif content_type:
             headers["Content-Type"] = content_type
+        if params:
+            url = f"{url}{'&' if urlsplit(url).query else '?'}{urlencode(params)}"
         for attempt in (1, 2):
             token = self.access_token(scope_set)
             response = self._send(
-                method,
-                url,
-                headers=headers | {"Authorization": f"Bearer {token}"},
-                json=json,
-                params=params,
+                method, url, headers=headers | {"Authorization": f"Bearer {token}"}, body=body
             )
-            if response.status_code == 401 and attempt == 1:
+            if response.status == 401 and attempt == 1:
                 # Revoked or expired early (platform restart, clock skew): one fresh token.
                 self.tokens.invalidate(AccessTokenCache.key(self.creds, scope_set))
                 continue
-            if 200 <= response.status_code < 300:
+            if 200 <= response.status < 300:
                 return response
             raise _error_from(response, f"{method} refused")
         raise AssertionError("unreachable")
@@ -445,17 +478,15 @@ class ServicesClient:
         return out
 
 
-def _json_body(response: requests.Response) -> Any:
+def _json_body(response: Response) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise ServiceError(
-            "answer is not JSON", url=response.url, status=response.status_code
-        ) from None
+        raise ServiceError("answer is not JSON", url=response.url, status=response.status) from None
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def _retry_after(response: Response) -> float | None:
+    value = response.header("Retry-After")
     if not value:
         return None
     try:
@@ -464,11 +495,11 @@ def _retry_after(response: requests.Response) -> float | None:
         return None  # an HTTP date: rare from LMSs; the normal backoff applies
 
 
-def _error_from(response: requests.Response, message: str) -> ServiceError:
+def _error_from(response: Response, message: str) -> ServiceError:
     return ServiceError(
         message,
         url=response.url,
-        status=response.status_code,
+        status=response.status,
         body=response.text,
         retry_after=_retry_after(response),
     )

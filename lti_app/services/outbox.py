@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -33,6 +32,7 @@ from lti_app.db import Database, utcnow
 from lti_app.db.models import OutboxMessage
 from lti_app.logs import scrub
 from lti_app.lti.services_client import TIMEOUT, AccessTokenCache
+from lti_app.outbound import PLATFORM, Fetcher, Timeout
 
 log = logging.getLogger("skillsign.outbox")
 
@@ -81,9 +81,9 @@ class DeliveryContext:
 
     db: Database
     keys: KeyStore
-    http: requests.Session = field(default_factory=requests.Session)
+    http: Fetcher = field(default_factory=lambda: Fetcher(PLATFORM))
     tokens: AccessTokenCache = field(default_factory=AccessTokenCache)
-    timeout: tuple[float, float] = TIMEOUT
+    timeout: Timeout = TIMEOUT
 
 
 Handler = Callable[[Claimed, DeliveryContext], Delivered | None]

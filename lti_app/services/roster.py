@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -35,6 +34,7 @@ from lti_app.lti.services_client import (
     ServiceError,
     ServicesClient,
 )
+from lti_app.outbound import Fetcher, Timeout
 from lti_app.services import outbox
 from lti_app.services.outbox import (
     Claimed,
@@ -230,9 +230,9 @@ def sync_roster(
     *,
     force: bool = False,
     max_age: timedelta = DEFAULT_MAX_AGE,
-    http: requests.Session | None = None,
+    http: Fetcher | None = None,
     tokens: AccessTokenCache | None = None,
-    timeout: tuple[float, float] = TIMEOUT,
+    timeout: Timeout = TIMEOUT,
     now: datetime | None = None,
 ) -> SyncResult:
     """Fetch and store the roster unless the stored one is younger than ``max_age``.

@@ -2,25 +2,22 @@
 DID document and status lists straight from the database (never over HTTP to ourselves), and,
 where the caller allows it, other issuers' documents fetched with care.
 
-Fetching a stranger's URL from the server is a classic way in (SSRF), so remote fetches are
-http(s) only, refuse hosts that resolve to private, loopback or link-local addresses, follow at
-most a few redirects (each checked the same way), time out, and stop reading at a size cap.
+Fetching a stranger's URL from the server is a classic way in (SSRF), so remote fetches go
+through lti_app.outbound with the PUBLIC policy: http(s) only, one strict URL parser, the host
+resolved once and connected to at the address that was checked (never private, loopback or
+link-local), at most a few redirects (each checked the same way), one deadline and a size cap.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
-import requests
 from sqlalchemy.orm import Session
 
 from credentials import verify as pipeline
@@ -30,14 +27,13 @@ from credentials.timefmt import now_utc, parse_datetime
 from credentials.verify import VerificationResult
 from keys import KeyKind
 from lti_app.db.models import Credential
+from lti_app.outbound import PUBLIC, Fetcher, OutboundBusy, OutboundError
 from lti_app.services import credential_store, status_lists
 from lti_app.services import issuer as issuer_service
 from lti_app.services.errors import AppError, NotFound
 from lti_app.services.issuer import IssuerContext
 
 MAX_FETCH_BYTES = 4 * 1024 * 1024
-FETCH_TIMEOUT = (3.05, 10.0)
-MAX_REDIRECTS = 3
 USER_AGENT = "skillsign-verifier/1"
 
 
@@ -47,58 +43,23 @@ class FetchError(AppError):
 
 @dataclass(frozen=True)
 class RemoteFetcher:
-    """Fetches public http(s) resources for verification; see the module note."""
+    """Fetches public http(s) resources for verification; see the module note. The web app
+    passes its own fetcher (lti_app.lti.http.verifier: the app's bulkhead)."""
 
-    timeout: tuple[float, float] = FETCH_TIMEOUT
+    fetcher: Fetcher = field(default_factory=lambda: Fetcher(PUBLIC, user_agent=USER_AGENT))
     max_bytes: int = MAX_FETCH_BYTES
-    allow_private: bool = False  # tests of a local stranger only
-
-    def _check_host(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise FetchError(f"only http and https URLs can be fetched, not {parts.scheme or '?'}:")
-        if not parts.hostname:
-            raise FetchError(f"{url!r} has no host")
-        if self.allow_private:
-            return
-        try:
-            infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as error:
-            raise FetchError(f"cannot resolve {parts.hostname}: {error}") from error
-        for info in infos:
-            address = ipaddress.ip_address(info[4][0])
-            if not address.is_global:
-                raise FetchError(
-                    f"{parts.hostname} resolves to a non-public address ({address}); "
-                    "such URLs are not fetched"
-                )
 
     def get(self, url: str, accept: str = "application/json") -> bytes:
-        current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            self._check_host(current)
-            try:
-                with requests.get(
-                    current,
-                    headers={"Accept": accept, "User-Agent": USER_AGENT},
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                    stream=True,
-                ) as response:
-                    if response.is_redirect and response.headers.get("Location"):
-                        current = urljoin(current, response.headers["Location"])
-                        continue
-                    if response.status_code != 200:
-                        raise FetchError(f"{current} answered HTTP {response.status_code}")
-                    body = bytearray()
-                    for chunk in response.iter_content(64 * 1024):
-                        body.extend(chunk)
-                        if len(body) > self.max_bytes:
-                            raise FetchError(f"{current} is larger than {self.max_bytes} bytes")
-                    return bytes(body)
-            except requests.RequestException as error:
-                raise FetchError(f"fetching {current} failed: {type(error).__name__}") from error
-        raise FetchError(f"{url} redirects more than {MAX_REDIRECTS} times")
+        # OutboundBusy is not an OutboundError: it passes, and becomes a 503.
+        try:
+            response = self.fetcher.fetch(
+                "GET", url, headers={"Accept": accept}, max_bytes=self.max_bytes
+            )
+        except OutboundError as error:
+            raise FetchError(f"{url[:200]} was not fetched: {error.message}") from error
+        if response.status != 200:
+            raise FetchError(f"{url[:200]} answered HTTP {response.status}")
+        return response.body
 
     def get_json(self, url: str) -> dict[str, Any]:
         raw = self.get(url, "application/ld+json, application/json")
@@ -120,13 +81,24 @@ class Resolver:
         self.session = session
         self.issuer = issuer
         self.remote = remote
+        # The pipeline reports a fetcher's exceptions as failed checks; "we are busy" must
+        # not read as "this credential failed", so it is kept and raised after the pipeline.
+        self.busy: OutboundBusy | None = None
+
+    def _remote_json(self, url: str) -> dict[str, Any]:
+        assert self.remote is not None
+        try:
+            return self.remote.get_json(url)
+        except OutboundBusy as busy:
+            self.busy = busy
+            raise
 
     def did_document(self, did: str) -> Mapping[str, Any] | None:
         if did == self.issuer.web_did:
             return self.issuer.did_document()
         if self.remote is None or not did.startswith("did:web:"):
             return None
-        return self.remote.get_json(did_web_document_url(did))
+        return self._remote_json(did_web_document_url(did))
 
     def status_list(self, url: str) -> Mapping[str, Any] | None:
         ours = self.issuer.parse_status_list_url(url)
@@ -138,7 +110,7 @@ class Resolver:
                 return None
         if self.issuer.is_ours(url) or self.remote is None:
             return None
-        return self.remote.get_json(url)
+        return self._remote_json(url)
 
 
 def verify(
@@ -150,12 +122,15 @@ def verify(
 ) -> VerificationResult:
     """Run the pipeline on a credential however it came (JSON, JWT, PNG, SVG)."""
     resolver = Resolver(session, issuer_service.context(session), remote)
-    return pipeline.verify(
+    result = pipeline.verify(
         data,
         did_documents_fetcher=resolver.did_document,
         status_list_fetcher=resolver.status_list,
         now=now,
     )
+    if resolver.busy is not None:
+        raise resolver.busy
+    return result
 
 
 def local_download(session: Session, issuer: IssuerContext, url: str) -> bytes | None:

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from credentials import verify as pipeline
 from credentials.verify import VerificationResult
 from lti_app import request_db
+from lti_app.lti import http as outbound
 from lti_app.security import exempt
 from lti_app.services import issuer as issuer_service
 from lti_app.services import verification
@@ -119,7 +120,7 @@ def remote_fetcher() -> verification.RemoteFetcher | None:
     """Other issuers' documents are fetched unless the app says not to (tests, air-gapped)."""
     if current_app.config.get("VERIFY_FETCH_REMOTE", True) is False:
         return None
-    return verification.RemoteFetcher()
+    return verification.RemoteFetcher(outbound.verifier())
 
 
 def _body(limit: int = MAX_UPLOAD_BYTES) -> bytes:
