@@ -42,6 +42,7 @@ from lti_app.db.models import Platform
 from lti_app.errors import AppError
 from lti_app.lti import http, storage
 from lti_app.lti.claims import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST
+from lti_app.outbound import Fetcher
 from lti_app.services import registry
 
 PLATFORM_CONFIGURATION = "https://purl.imsglobal.org/spec/lti-platform-configuration"
@@ -184,7 +185,11 @@ def _unreadable(stage: str, url: str, reason: str, status: int | None = None) ->
 
 
 def fetch_configuration(
-    url: str, token: str | None, *, allow_http_loopback: bool = False
+    url: str,
+    token: str | None,
+    *,
+    allow_http_loopback: bool = False,
+    fetcher: Fetcher | None = None,
 ) -> dict[str, Any]:
     """The platform's OpenID configuration, checked to speak for its issuer."""
     _check_config_url(url, allow_http_loopback)
@@ -193,7 +198,9 @@ def fetch_configuration(
         headers["Authorization"] = f"Bearer {token}"
     try:
         # A redirect would let the issuer's host hand the answer to any other server.
-        config = http.request_json("GET", url, headers=headers, allow_redirects=False)
+        config = http.request_json(
+            "GET", url, fetcher=fetcher, headers=headers, allow_redirects=False
+        )
     except http.OutboundError as exc:
         raise _unreadable("configuration", url, str(exc), getattr(exc, "status", None)) from exc
     if not isinstance(config, dict):
@@ -294,9 +301,15 @@ def register(
     base_url: str,
     auto_approve: bool,
     allow_http_loopback: bool = False,
+    private_networks: bool = False,
 ) -> RegistrationResult:
     """Register the platform behind ``openid_configuration``; ``allow_http_loopback``
-    accepts plain http to loopback hosts (never in production)."""
+    accepts plain http to loopback hosts (never in production).
+
+    The URLs come from an anonymous request, so the fetches may reach only public
+    addresses unless ``private_networks`` (development) or an invitation (an administrator
+    vouches for an on-premises LMS) says otherwise: /lti/register is no probe of the
+    tool's own network."""
     if not openid_configuration:
         raise RegistrationError(
             "This address is for LTI Dynamic Registration: paste it into your platform's "
@@ -314,8 +327,12 @@ def register(
     if registration_token and not _BEARER_TOKEN.match(registration_token):
         # It goes into an Authorization header: RFC 6750's token characters only.
         raise RegistrationError("The registration_token is not a valid bearer token.")
+    fetcher = http.client() if invited or private_networks else http.verifier()
     config = fetch_configuration(
-        openid_configuration, registration_token, allow_http_loopback=allow_http_loopback
+        openid_configuration,
+        registration_token,
+        allow_http_loopback=allow_http_loopback,
+        fetcher=fetcher,
     )
     body = tool_registration(base_url, config)
     headers = {"Accept": "application/json"}
@@ -326,6 +343,7 @@ def register(
         answer = http.request_json(
             "POST",
             endpoint,
+            fetcher=fetcher,
             headers=headers,
             json_body=body,
             expect=(200, 201),

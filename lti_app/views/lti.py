@@ -237,6 +237,8 @@ def register() -> Response:
         auto_approve=current_app.config["AUTO_APPROVE_DEPLOYMENTS"],
         # Plain http to a loopback platform serves development and tests, never production.
         allow_http_loopback=current_app.config["ENV"] != PRODUCTION,
+        # In production an uninvited registration reaches public addresses only.
+        private_networks=current_app.config["ENV"] != PRODUCTION,
     )
     forget_frame_origins(current_app._get_current_object())  # type: ignore[attr-defined]
     log.info(

@@ -369,6 +369,41 @@ def test_plain_http_configuration_only_for_loopback_outside_production(app, mood
     assert config["issuer"] == moodle.url
 
 
+def _register(app, db, moodle, *, private_networks: bool, invite: str | None = None):
+    with app.test_request_context(), db.transaction() as s:
+        return registration.register(
+            s,
+            openid_configuration=f"{moodle.url}/.well-known/openid-configuration",
+            registration_token=TOKEN,
+            invite=invite,
+            base_url=app.config["BASE_URL"],
+            auto_approve=False,
+            allow_http_loopback=True,
+            private_networks=private_networks,
+        )
+
+
+def test_uninvited_registration_reaches_public_addresses_only(app, db, moodle, runner):
+    # What production does (private_networks off): the stranger's URL points into the
+    # tool's own network; nothing is fetched there and the answer says nothing about it.
+    with pytest.raises(RegistrationError) as refused:
+        _register(app, db, moodle, private_networks=False)
+    assert str(refused.value) == UNREADABLE
+    assert moodle.registrations == []
+    with db.transaction() as s:
+        assert s.scalars(select(Platform)).all() == []
+    # An administrator's invitation vouches for an on-premises LMS on a private address.
+    invite = runner.invoke(args=["platforms", "invite"]).output.strip().split("invite=")[1]
+    result = _register(app, db, moodle, private_networks=False, invite=invite)
+    assert result.approved and len(moodle.registrations) == 1
+
+
+def test_the_view_allows_private_networks_only_outside_production(app, client, moodle):
+    assert app.config["ENV"] != "production"
+    assert client.get(moodle.registration_url()).status_code == 200
+    assert len(moodle.registrations) == 1
+
+
 def test_register_without_parameters_explains_itself(client):
     page = client.get("/lti/register")
     assert page.status_code == 400 and "Dynamic Registration" in page.text
