@@ -8,6 +8,14 @@ from support import adversarial_figures as figures
 from support.adversarial_launch import TOOL_URL, Forger
 from support.lti_platform import LaunchPlatform
 
+# Files whose tests are multi-step attacks an outsider could run with only the public URLs.
+CHAIN_FILES = ("test_adv_attack_chains.py",)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.nodeid.split("::")[0].endswith(CHAIN_FILES):
+        figures.add(f"attack chains {report.outcome}")
+
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines = figures.report()
