@@ -34,8 +34,7 @@ from lti_app.auth import current_actor, launch_blueprint, require_instructor
 from lti_app.db.models import Context, SignoffRequest
 from lti_app.errors import AppError, NotFound
 from lti_app.lti import http as outbound
-from lti_app.services import awarding, checklists, roster, signoffs
-from lti_app.services import requests as signoff_requests
+from lti_app.services import awarding, checklists, roster, signoff_requests, signoffs
 from lti_app.views import checklist_pages as pages
 
 bp = launch_blueprint("instructor", __name__)

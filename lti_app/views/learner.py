@@ -13,8 +13,7 @@ from flask_babel import gettext
 from lti_app import request_db
 from lti_app.auth import current_actor, launch_blueprint
 from lti_app.errors import AppError, Forbidden, NotFound
-from lti_app.services import checklists
-from lti_app.services import requests as signoff_requests
+from lti_app.services import checklists, signoff_requests
 from lti_app.views import checklist_pages as pages
 
 bp = launch_blueprint("learner", __name__)

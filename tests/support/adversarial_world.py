@@ -24,8 +24,7 @@ from frameworks import load
 from lti_app.db.models import Credential, FrameworkVersion, ResourceLink, User
 from lti_app.lti.login import BROWSER_COOKIE
 from lti_app.request_db import database
-from lti_app.services import admins, signoffs
-from lti_app.services import requests as signoff_requests
+from lti_app.services import admins, signoff_requests, signoffs
 from lti_app.services.frameworks import import_framework
 from support.adversarial_launch import browser_cookie, launch
 from support.lti_platform import (

@@ -20,8 +20,7 @@ from support.checklist_world import World, make_world
 
 from lti_app.db.models import Credential, StatusList
 from lti_app.request_db import database
-from lti_app.services import requests as svc
-from lti_app.services import signoffs
+from lti_app.services import signoff_requests, signoffs
 
 CALLERS = (
     "anonymous",
@@ -74,13 +73,13 @@ PUBLIC_BLUEPRINTS = {"public", "lti", "credentials", "verify", "case", "api", "d
 def matrix_world(app):
     world = make_world(app, other_level_keys=["proficient"])
     with app.app_context(), database(app).transaction() as session:
-        request = svc.create(
+        request = signoff_requests.create(
             session,
             learner_id=world.learner.id,
             context_id=world.context_a,
             statement_id=world.statements[0],
             text="evidence",
-            file=svc.EvidenceFile("e.txt", b"evidence"),
+            file=signoff_requests.EvidenceFile("e.txt", b"evidence"),
             allowed_statements=world.statements,
         )
         result = signoffs.sign(

@@ -10,8 +10,7 @@ from support.checklist_world import make_world
 
 from lti_app.db.models import Credential, SignoffEvent, SignoffRequest
 from lti_app.request_db import database
-from lti_app.services import progress
-from lti_app.services import requests as svc
+from lti_app.services import progress, signoff_requests
 
 
 def _count(app, model, *where):
@@ -161,7 +160,7 @@ def test_undo_after_a_credential_needs_a_reason_and_revokes(app, client, world):
 def test_requests_queue_approve_and_decline(app, client, world):
     with app.app_context(), database(app).transaction() as session:
         ids = [
-            svc.create(
+            signoff_requests.create(
                 session,
                 learner_id=p.id,
                 context_id=world.context_a,

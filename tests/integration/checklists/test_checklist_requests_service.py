@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from lti_app.db.models import AuditEvent, SignoffEvent, SignoffRequest
 from lti_app.request_db import database
-from lti_app.services import progress, signoffs
-from lti_app.services import requests as svc
+from lti_app.services import progress, signoff_requests, signoffs
 from lti_app.services.errors import AppError
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 20
@@ -37,7 +36,7 @@ def _create(world, session, **overrides):
         "allowed_statements": world.statements,
     }
     args.update(overrides)
-    return svc.create(session, **args)
+    return signoff_requests.create(session, **args)
 
 
 @pytest.mark.parametrize(
@@ -55,35 +54,41 @@ def _create(world, session, **overrides):
     ],
 )
 def test_sniffing_judges_the_content(data, expected):
-    assert svc.sniff_type(data) == expected
+    assert signoff_requests.sniff_type(data) == expected
 
 
 def test_file_name_follows_the_content_not_the_claim():
     # An executable renamed report.pdf is refused; a PNG named .pdf is stored as .png.
-    with pytest.raises(svc.RequestError, match="not a PDF, PNG, JPEG or plain text"):
-        svc.check_file(svc.EvidenceFile("report.pdf", EXE))
-    assert svc.check_file(svc.EvidenceFile("C:\\Users\\me\\scan.pdf", PNG)) == (
+    with pytest.raises(signoff_requests.RequestError, match="not a PDF, PNG, JPEG or plain text"):
+        signoff_requests.check_file(signoff_requests.EvidenceFile("report.pdf", EXE))
+    assert signoff_requests.check_file(
+        signoff_requests.EvidenceFile("C:\\Users\\me\\scan.pdf", PNG)
+    ) == (
         "image/png",
         "scan.pdf.png",
     )
-    assert svc.check_file(svc.EvidenceFile("../../etc/photo.JPEG", JPEG)) == (
+    assert signoff_requests.check_file(
+        signoff_requests.EvidenceFile("../../etc/photo.JPEG", JPEG)
+    ) == (
         "image/jpeg",
         "photo.JPEG",
     )
-    assert svc.check_file(svc.EvidenceFile("notes\x00\n.txt", b"hello")) == (
+    assert signoff_requests.check_file(
+        signoff_requests.EvidenceFile("notes\x00\n.txt", b"hello")
+    ) == (
         "text/plain",
         "notes.txt",
     )
 
 
 def test_file_size_limit_and_empty_file():
-    big = PDF + b"0" * svc.FILE_LIMIT
-    with pytest.raises(svc.RequestError) as exc:
-        svc.check_file(svc.EvidenceFile("big.pdf", big))
+    big = PDF + b"0" * signoff_requests.FILE_LIMIT
+    with pytest.raises(signoff_requests.RequestError) as exc:
+        signoff_requests.check_file(signoff_requests.EvidenceFile("big.pdf", big))
     assert exc.value.status == 413
     assert "the limit is 5.0 MB" in exc.value.detail
-    with pytest.raises(svc.RequestError, match="empty"):
-        svc.check_file(svc.EvidenceFile("x.txt", b""))
+    with pytest.raises(signoff_requests.RequestError, match="empty"):
+        signoff_requests.check_file(signoff_requests.EvidenceFile("x.txt", b""))
 
 
 @pytest.mark.parametrize(
@@ -100,16 +105,17 @@ def test_file_size_limit_and_empty_file():
     ],
 )
 def test_bad_links_are_refused_with_the_reason(url, message):
-    with pytest.raises(svc.RequestError, match=message):
-        svc.clean_url(url)
+    with pytest.raises(signoff_requests.RequestError, match=message):
+        signoff_requests.clean_url(url)
 
 
 def test_good_links_pass():
     assert (
-        svc.clean_url("  https://docs.example.edu/e?id=1#x ") == "https://docs.example.edu/e?id=1#x"
+        signoff_requests.clean_url("  https://docs.example.edu/e?id=1#x ")
+        == "https://docs.example.edu/e?id=1#x"
     )
-    assert svc.clean_url("HTTP://Example.edu") == "HTTP://Example.edu"
-    assert svc.clean_url("") is None
+    assert signoff_requests.clean_url("HTTP://Example.edu") == "HTTP://Example.edu"
+    assert signoff_requests.clean_url("") is None
 
 
 def test_create_stores_evidence_and_audits(world, tx):
@@ -118,7 +124,7 @@ def test_create_stores_evidence_and_audits(world, tx):
             world,
             session,
             url="https://portfolio.example.edu/me",
-            file=svc.EvidenceFile("observation.png", PNG),
+            file=signoff_requests.EvidenceFile("observation.png", PNG),
         )
         return request.id
 
@@ -142,7 +148,7 @@ def test_create_stores_evidence_and_audits(world, tx):
 
 def test_create_refuses_duplicates_met_statements_and_outsiders(world, tx):
     tx(lambda s: _create(world, s))
-    with pytest.raises(svc.RequestError, match="already asked") as exc:
+    with pytest.raises(signoff_requests.RequestError, match="already asked") as exc:
         tx(lambda s: _create(world, s))
     assert exc.value.status == 409
 
@@ -156,7 +162,7 @@ def test_create_refuses_duplicates_met_statements_and_outsiders(world, tx):
             statement_ids=[world.statements[1]],
         )
     )
-    with pytest.raises(svc.RequestError, match="already signed off"):
+    with pytest.raises(signoff_requests.RequestError, match="already signed off"):
         tx(
             lambda s: _create(
                 world, s, learner_id=world.learners[1].id, statement_id=world.statements[1]
@@ -164,24 +170,34 @@ def test_create_refuses_duplicates_met_statements_and_outsiders(world, tx):
         )
 
     # A statement outside the link, a learner of another course, an instructor.
-    with pytest.raises(svc.RequestError, match="not part of your checklist"):
+    with pytest.raises(signoff_requests.RequestError, match="not part of your checklist"):
         tx(lambda s: _create(world, s, allowed_statements=world.statements[1:]))
     for outsider in (world.other_learner, world.instructor):
-        with pytest.raises(svc.RequestError, match="Only learners of this course") as exc:
+        with pytest.raises(
+            signoff_requests.RequestError, match="Only learners of this course"
+        ) as exc:
             tx(lambda s, who=outsider: _create(world, s, learner_id=who.id))
         assert exc.value.status == 403
-    with pytest.raises(svc.RequestError, match="Describe your evidence"):
+    with pytest.raises(signoff_requests.RequestError, match="Describe your evidence"):
         tx(lambda s: _create(world, s, statement_id=world.statements[2], text="   "))
 
 
 def test_withdraw_only_own_pending(world, tx):
     request_id = tx(lambda s: _create(world, s).id)
-    with pytest.raises(svc.RequestError, match="no such request of yours") as exc:
-        tx(lambda s: svc.withdraw(s, learner_id=world.learners[1].id, request_id=request_id))
+    with pytest.raises(signoff_requests.RequestError, match="no such request of yours") as exc:
+        tx(
+            lambda s: signoff_requests.withdraw(
+                s, learner_id=world.learners[1].id, request_id=request_id
+            )
+        )
     assert exc.value.status == 404
-    tx(lambda s: svc.withdraw(s, learner_id=world.learner.id, request_id=request_id))
-    with pytest.raises(svc.RequestError, match="withdrew this request"):
-        tx(lambda s: svc.withdraw(s, learner_id=world.learner.id, request_id=request_id))
+    tx(lambda s: signoff_requests.withdraw(s, learner_id=world.learner.id, request_id=request_id))
+    with pytest.raises(signoff_requests.RequestError, match="withdrew this request"):
+        tx(
+            lambda s: signoff_requests.withdraw(
+                s, learner_id=world.learner.id, request_id=request_id
+            )
+        )
     actions = tx(
         lambda s: [e.action for e in s.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     )
@@ -191,7 +207,7 @@ def test_withdraw_only_own_pending(world, tx):
 def test_approve_signs_with_the_request_and_a_second_approval_names_the_first(world, tx):
     request_id = tx(lambda s: _create(world, s, url="https://example.edu/evidence").id)
     decision = tx(
-        lambda s: svc.approve(
+        lambda s: signoff_requests.approve(
             s,
             actor_id=world.instructor.id,
             context_id=world.context_a,
@@ -213,9 +229,11 @@ def test_approve_signs_with_the_request_and_a_second_approval_names_the_first(wo
         )
 
     tx(check)
-    with pytest.raises(svc.RequestError, match="already approved by Irene Instructor") as exc:
+    with pytest.raises(
+        signoff_requests.RequestError, match="already approved by Irene Instructor"
+    ) as exc:
         tx(
-            lambda s: svc.approve(
+            lambda s: signoff_requests.approve(
                 s, actor_id=world.ta.id, context_id=world.context_a, request_id=request_id
             )
         )
@@ -225,9 +243,9 @@ def test_approve_signs_with_the_request_and_a_second_approval_names_the_first(wo
 
 def test_decline_needs_a_comment_and_only_staff_decide(world, tx):
     request_id = tx(lambda s: _create(world, s).id)
-    with pytest.raises(svc.RequestError, match="Say why"):
+    with pytest.raises(signoff_requests.RequestError, match="Say why"):
         tx(
-            lambda s: svc.decline(
+            lambda s: signoff_requests.decline(
                 s,
                 actor_id=world.instructor.id,
                 context_id=world.context_a,
@@ -238,7 +256,7 @@ def test_decline_needs_a_comment_and_only_staff_decide(world, tx):
     for outsider in (world.learner, world.other_instructor):
         with pytest.raises(AppError) as exc:
             tx(
-                lambda s, who=outsider: svc.decline(
+                lambda s, who=outsider: signoff_requests.decline(
                     s,
                     actor_id=who.id,
                     context_id=world.context_a,
@@ -248,9 +266,9 @@ def test_decline_needs_a_comment_and_only_staff_decide(world, tx):
             )
         assert exc.value.status == 403
     # An instructor of course B cannot reach course A's request through their own course either.
-    with pytest.raises(svc.RequestError, match="no such request in this course"):
+    with pytest.raises(signoff_requests.RequestError, match="no such request in this course"):
         tx(
-            lambda s: svc.decline(
+            lambda s: signoff_requests.decline(
                 s,
                 actor_id=world.other_instructor.id,
                 context_id=world.context_b,
@@ -259,7 +277,7 @@ def test_decline_needs_a_comment_and_only_staff_decide(world, tx):
             )
         )
     tx(
-        lambda s: svc.decline(
+        lambda s: signoff_requests.decline(
             s,
             actor_id=world.ta.id,
             context_id=world.context_a,
@@ -283,7 +301,7 @@ def test_signing_from_the_grid_settles_pending_requests(world, tx):
             learner_ids=[world.learner.id, world.learners[1].id],
             statement_ids=world.statements[:2],
         )
-        return svc.settle_met(
+        return signoff_requests.settle_met(
             session,
             actor_id=world.instructor.id,
             context_id=world.context_a,
@@ -298,20 +316,22 @@ def test_signing_from_the_grid_settles_pending_requests(world, tx):
 
 
 def test_evidence_file_visible_to_its_learner_and_staff_only(world, tx):
-    request_id = tx(lambda s: _create(world, s, file=svc.EvidenceFile("a.txt", b"evidence")).id)
+    request_id = tx(
+        lambda s: _create(world, s, file=signoff_requests.EvidenceFile("a.txt", b"evidence")).id
+    )
     for viewer in (world.learner, world.instructor, world.ta):
         found = tx(
             lambda s, v=viewer: (
-                svc.evidence_file(
+                signoff_requests.evidence_file(
                     s, request_id=request_id, context_id=world.context_a, viewer_id=v.id
                 ).evidence_file
             )
         )
         assert found == b"evidence"
     for viewer in (world.learners[1], world.other_instructor):
-        with pytest.raises(svc.RequestError) as exc:
+        with pytest.raises(signoff_requests.RequestError) as exc:
             tx(
-                lambda s, v=viewer: svc.evidence_file(
+                lambda s, v=viewer: signoff_requests.evidence_file(
                     s, request_id=request_id, context_id=world.context_a, viewer_id=v.id
                 )
             )

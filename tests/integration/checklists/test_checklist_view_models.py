@@ -12,8 +12,7 @@ from support.checklist_world import make_world
 
 from lti_app.db.models import ResourceLink
 from lti_app.request_db import database
-from lti_app.services import checklists, signoffs
-from lti_app.services import requests as svc
+from lti_app.services import checklists, signoff_requests, signoffs
 
 
 def _scope(app, world, session):
@@ -43,7 +42,7 @@ def test_learner_checklist_states(app, world):
     emerging = world.levels["emerging"]
     with app.app_context(), database(app).transaction() as session:
         _sign(session, world, [world.learner], emerging[:2])
-        svc.create(
+        signoff_requests.create(
             session,
             learner_id=world.learner.id,
             context_id=world.context_a,
@@ -51,7 +50,7 @@ def test_learner_checklist_states(app, world):
             text="done",
             allowed_statements=world.statements,
         )
-        declined = svc.create(
+        declined = signoff_requests.create(
             session,
             learner_id=world.learner.id,
             context_id=world.context_a,
@@ -59,7 +58,7 @@ def test_learner_checklist_states(app, world):
             text="done too",
             allowed_statements=world.statements,
         )
-        svc.decline(
+        signoff_requests.decline(
             session,
             actor_id=world.ta.id,
             context_id=world.context_a,
@@ -163,7 +162,7 @@ def test_grid_page_costs_the_same_queries_for_any_class_size(app, client, sizes)
         with app.app_context(), database(app).transaction() as session:
             _sign(session, world, world.learners, world.levels["emerging"][:4])
             for learner in world.learners[:50]:
-                svc.create(
+                signoff_requests.create(
                     session,
                     learner_id=learner.id,
                     context_id=world.context_a,
@@ -220,7 +219,7 @@ def test_audit_trail_tells_the_whole_story(app, world):
     emerging = world.levels["emerging"]
     learner = world.learner
     with app.app_context(), database(app).transaction() as session:
-        request = svc.create(
+        request = signoff_requests.create(
             session,
             learner_id=learner.id,
             context_id=world.context_a,
@@ -228,7 +227,7 @@ def test_audit_trail_tells_the_whole_story(app, world):
             text="ward 3",
             allowed_statements=world.statements,
         )
-        svc.approve(
+        signoff_requests.approve(
             session, actor_id=world.ta.id, context_id=world.context_a, request_id=request.id
         )
         _sign(session, world, [learner], emerging[1:])
