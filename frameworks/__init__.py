@@ -16,7 +16,7 @@ from .model import (
     statement_id,
 )
 from .moodle_csv import MOODLE_COLUMNS, write_moodle_csv
-from .progress import LevelProgress, SignoffEvent, level_progress, met_statements, score
+from .progress import LevelProgress, SignoffLogEntry, level_progress, met_statements, score
 
 __all__ = [
     "MOODLE_COLUMNS",
@@ -26,7 +26,7 @@ __all__ = [
     "FrameworkError",
     "Level",
     "LevelProgress",
-    "SignoffEvent",
+    "SignoffLogEntry",
     "Statement",
     "bundled_paths",
     "case_uri",

@@ -20,7 +20,9 @@ _ACTIONS = ("sign", "undo")
 
 
 @dataclass(frozen=True, slots=True)
-class SignoffEvent:
+class SignoffLogEntry:
+    """One entry of the sign-off log as the pure rule reads it (not the database row)."""
+
     statement_id: uuid.UUID
     action: Action
     seq: int  # position in the log; higher wins
@@ -41,9 +43,9 @@ class LevelProgress:
     missing: tuple[uuid.UUID, ...]  # unmet statements, in level order
 
 
-def met_statements(events: Iterable[SignoffEvent]) -> frozenset[uuid.UUID]:
+def met_statements(events: Iterable[SignoffLogEntry]) -> frozenset[uuid.UUID]:
     """Statements whose latest event (highest seq, in any input order) is a sign."""
-    latest: dict[uuid.UUID, SignoffEvent] = {}
+    latest: dict[uuid.UUID, SignoffLogEntry] = {}
     for event in events:
         current = latest.get(event.statement_id)
         if current is None or event.seq > current.seq:

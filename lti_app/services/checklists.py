@@ -431,7 +431,7 @@ class Item:
 
 
 @dataclass(frozen=True)
-class LevelProgress:
+class LevelProgressView:
     level: LevelScope
     items: tuple[Item, ...]
     met: int
@@ -451,7 +451,7 @@ class LevelProgress:
 @dataclass(frozen=True)
 class Checklist:
     learner: Person
-    levels: tuple[LevelProgress, ...]
+    levels: tuple[LevelProgressView, ...]
 
     @property
     def met(self) -> int:
@@ -514,7 +514,7 @@ def checklist(
             )
         of_level = [c for c in creds if c.level_id == lv.id]
         levels.append(
-            LevelProgress(
+            LevelProgressView(
                 level=lv,
                 items=tuple(items),
                 met=sum(1 for i in items if i.state == "met"),

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from frameworks import SignoffEvent, level_progress, met_statements, score
+from frameworks import SignoffLogEntry, level_progress, met_statements, score
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def event(statement: uuid.UUID, action: str, seq: int) -> SignoffEvent:
-    return SignoffEvent(statement, action, seq, T0 + timedelta(minutes=seq))  # type: ignore[arg-type]
+def event(statement: uuid.UUID, action: str, seq: int) -> SignoffLogEntry:
+    return SignoffLogEntry(statement, action, seq, T0 + timedelta(minutes=seq))  # type: ignore[arg-type]
 
 
 def test_sign_undo_resign(build) -> None:
@@ -61,7 +61,7 @@ def test_conflicting_events_at_one_seq_are_refused(build) -> None:
 
 def test_unknown_action_is_refused() -> None:
     with pytest.raises(ValueError, match="action must be"):
-        SignoffEvent(uuid.uuid4(), "approve", 1, T0)  # type: ignore[arg-type]
+        SignoffLogEntry(uuid.uuid4(), "approve", 1, T0)  # type: ignore[arg-type]
 
 
 def test_level_progress_and_completeness(build) -> None:
