@@ -8,7 +8,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from lti_app.views.launch import bp as launch_bp
+    from lti_app.views.landing import bp as launch_bp
     from lti_app.views.lti import bp as lti_bp
     from lti_app.views.public import bp as public_bp
 

@@ -1,6 +1,9 @@
-"""Pages of a launch (``/s/<ls>/...``): landing, link setup and Deep Linking.
+"""Pages of a launch (``/s/<ls>/...``): landing, link setup, Deep Linking and sign-out.
 
-The landing page is deliberately small: the checklist pages replace its body.
+The ``/lti/launch`` handler itself is in ``views/lti.py``; this blueprint keeps the name
+``launch`` (endpoints ``launch.landing``, ``launch.setup``, ...) for the pages a launch
+session leads to. The landing page is deliberately small: the checklist pages replace its
+body.
 """
 
 from __future__ import annotations
