@@ -141,6 +141,21 @@ def _verify_one(
     expected_purpose: str,
     loader: Loader | None,
 ) -> ProofResult:
+    checked = _read_proof(proof, expected_purpose)
+    if isinstance(checked, ProofResult):
+        return checked
+    proof, vm, signature = checked
+    hashes = _verify_hashes(unsecured, proof, vm, loader)
+    if isinstance(hashes, ProofResult):
+        return hashes
+    config_hash, document_hash = hashes
+    return _check_signature(resolve, vm, signature, config_hash + document_hash)
+
+
+def _read_proof(
+    proof: object, expected_purpose: str
+) -> tuple[Mapping[str, Any], str, bytes] | ProofResult:
+    """The proof, its verificationMethod and signature bytes, or why it cannot be checked."""
     if not isinstance(proof, Mapping):
         return _shape("proof must be a JSON object")
     vm = proof.get("verificationMethod")
@@ -166,7 +181,13 @@ def _verify_one(
         return _shape(
             f"proof.proofValue holds {len(signature)} bytes, an Ed25519 signature is 64", vm
         )
+    return proof, vm, signature
 
+
+def _verify_hashes(
+    unsecured: Mapping[str, Any], proof: Mapping[str, Any], vm: str, loader: Loader | None
+) -> tuple[bytes, bytes] | ProofResult:
+    """The proof configuration's and the document's hashes, as signed."""
     options = {key: value for key, value in proof.items() if key != "proofValue"}
     if "@context" in options:
         # VC-DI-EDDSA: a proof's own @context must be a prefix of the document's.
@@ -185,7 +206,12 @@ def _verify_one(
         config_hash = _hash(options, loader)
     except CredentialShapeError as error:
         return _shape(f"proof: {error}", vm)
+    return config_hash, document_hash
 
+
+def _check_signature(
+    resolve: PublicKeyResolver, vm: str, signature: bytes, signed: bytes
+) -> ProofResult:
     try:
         public_key = resolve(vm)
     except KeyResolutionError as error:
@@ -195,7 +221,7 @@ def _verify_one(
     if not isinstance(public_key, Ed25519PublicKey):
         return ProofResult(False, f"{vm} does not resolve to an Ed25519 public key", vm, "key")
     try:
-        public_key.verify(signature, config_hash + document_hash)
+        public_key.verify(signature, signed)
     except InvalidSignature:
         return ProofResult(
             False,

@@ -330,6 +330,7 @@ def verify(
     checks["format"] = Check("format", True, f"read as {fmt}")
     resolver = _KeyResolver(did_documents_fetcher)
 
+    proof: data_integrity.ProofResult | None = None
     if isinstance(payload, str):  # VC-JWT
         credential, proof = verify_vc_jwt(payload, resolver)
         if credential is None:
@@ -337,42 +338,61 @@ def verify(
             return _result(fmt, None, checks, "unreadable")
     else:
         credential = payload
-        proof = None
 
+    failed, vm = _check_signed(credential, proof, resolver, checks)
+    if failed is None:
+        failed = _check_current(credential, resolver, status_list_fetcher, now, checks)
+    return _result(fmt, credential, checks, failed or "valid", vm)
+
+
+def _check_signed(
+    credential: dict[str, Any],
+    proof: data_integrity.ProofResult | None,
+    resolver: _KeyResolver,
+    checks: dict[CheckName, Check],
+) -> tuple[Status | None, str | None]:
+    """Well-formed, proof and issuer key checks: (the failing status or None, the proof's
+    verification method). ``proof`` is the VC-JWT's, None for an embedded proof."""
     problem = _well_formed(credential)
     if problem:
         checks["well_formed"] = Check("well_formed", False, problem)
-        return _result(fmt, credential, checks, "invalid")
+        return "invalid", None
 
     if proof is None:
         if "proof" not in credential:
             checks["well_formed"] = Check("well_formed", True, "an OpenBadgeCredential")
             checks["proof"] = Check("proof", False, "no proof: the credential is not signed")
-            return _result(fmt, credential, checks, "invalid")
+            return "invalid", None
         proof = data_integrity.verify(credential, resolver)
     vm = proof.verification_method
     if proof.failure == "document":
         checks["well_formed"] = Check("well_formed", False, proof.reason)
-        return _result(fmt, credential, checks, "invalid", vm)
+        return "invalid", vm
     checks["well_formed"] = Check("well_formed", True, "an OpenBadgeCredential")
     if proof.failure == "key":
         checks["proof"] = Check("proof", None, "skipped: the issuer's key could not be resolved")
         checks["issuer_key"] = Check("issuer_key", False, proof.reason)
-        return _result(fmt, credential, checks, "invalid", vm)
+        return "invalid", vm
     if not proof.verified:
         checks["proof"] = Check("proof", False, proof.reason)
-        return _result(fmt, credential, checks, "invalid", vm)
+        return "invalid", vm
     checks["proof"] = Check("proof", True, proof.reason)
     checks["issuer_key"] = _check_issuer_binding(vm, status_list.issuer_id_of(credential))
-    if not checks["issuer_key"].ok:
-        return _result(fmt, credential, checks, "invalid", vm)
+    return (None if checks["issuer_key"].ok else "invalid"), vm
 
+
+def _check_current(
+    credential: Mapping[str, Any],
+    resolver: _KeyResolver,
+    status_list_fetcher: StatusListFetcher | None,
+    now: datetime,
+    checks: dict[CheckName, Check],
+) -> Status | None:
+    """Status (revocation) and validity period checks: the failing status or None."""
     checks["status"], revoked = _status(credential, resolver, status_list_fetcher, now)
     checks["validity"], validity_status = _validity(credential, now)
     if checks["status"].ok is False and not revoked:
-        return _result(fmt, credential, checks, "invalid", vm)
+        return "invalid"
     if revoked:
-        return _result(fmt, credential, checks, "revoked", vm)
-    if validity_status is not None:
-        return _result(fmt, credential, checks, validity_status, vm)
-    return _result(fmt, credential, checks, "valid", vm)
+        return "revoked"
+    return validity_status

@@ -27,7 +27,7 @@ from . import _json
 from ._json import ROOT, child, index, type_name
 from .errors import ErrorList, FrameworkError
 from .ler import extra_conflicts
-from .model import NAMESPACE, Framework
+from .model import NAMESPACE, Framework, LevelSpec, Statement
 
 CASE_PATH = "case/v1p0"
 KINDS = frozenset({"CFDocuments", "CFItems", "CFAssociations", "CFItemTypes", "CFPackages"})
@@ -70,21 +70,49 @@ def write_case(
         raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
     base = base_url.rstrip("/")
     when = _timestamp(changed, fw.extra)
-    doc_id = str(fw.id)
-    doc_link = {
-        "title": fw.title,
-        "identifier": doc_id,
-        "uri": case_uri(base, "CFDocuments", doc_id),
+    type_links, item_types = _item_types(base, when)
+    package = _PackageWriter(base, when, _document_link(fw, base), type_links)
+    for order, level in enumerate(fw.levels, start=1):
+        level_link = package.add_item(
+            level.id,
+            LEVEL_TYPE,
+            {
+                "fullStatement": level.label,
+                "humanCodingScheme": level.key,
+                "listEnumeration": str(order),
+            },
+        )
+        package.add_child_of(level_link, package.doc_link, order)
+        for statement in level.statements:
+            statement_link = package.add_item(
+                statement.id, STATEMENT_TYPE, _statement_fields(level.key, statement)
+            )
+            package.add_child_of(statement_link, level_link, statement.position)
+    return {
+        "CFDocument": _document(fw, base, when, creator),
+        "CFItems": package.items,
+        "CFAssociations": package.associations,
+        "CFDefinitions": {"CFItemTypes": item_types},
     }
+
+
+def _document_link(fw: Framework, base: str) -> dict[str, str]:
+    doc_id = str(fw.id)
+    return {"title": fw.title, "identifier": doc_id, "uri": case_uri(base, "CFDocuments", doc_id)}
+
+
+def _document(fw: Framework, base: str, when: str, creator: str) -> dict[str, Any]:
+    """The CFDocument, with what CASE has no field for in its notes."""
+    doc_id = str(fw.id)
     hint = {
         "identifier": fw.identifier,
         "description": fw.description,
         "contextCovered": fw.context_covered,
         "extra": _json.thaw(fw.extra),
     }
-    document = {
+    return {
         "identifier": doc_id,
-        "uri": doc_link["uri"],
+        "uri": case_uri(base, "CFDocuments", doc_id),
         "CFPackageURI": {
             "title": fw.title,
             "identifier": doc_id,
@@ -98,6 +126,10 @@ def write_case(
         "version": fw.version,
         "notes": json.dumps({HINT_KEY: hint}, ensure_ascii=False),
     }
+
+
+def _item_types(base: str, when: str) -> tuple[dict[str, dict[str, str]], list[dict[str, Any]]]:
+    """The links to our two CFItemTypes (by title) and their definitions."""
     type_links = {}
     item_types = []
     for title, code, description in _ITEM_TYPES:
@@ -115,75 +147,70 @@ def write_case(
                 "lastChangeDateTime": when,
             }
         )
+    return type_links, item_types
 
-    items: list[dict[str, Any]] = []
-    associations: list[dict[str, Any]] = []
 
-    def add_item(item_id: uuid.UUID, item_type: str, fields: dict[str, Any]) -> dict[str, str]:
-        uri = case_uri(base, "CFItems", item_id)
-        items.append(
+def _statement_fields(level_key: str, statement: Statement) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "fullStatement": statement.text,
+        "humanCodingScheme": f"{level_key}.{statement.position}",
+        "listEnumeration": str(statement.position),
+    }
+    competency = statement.competency
+    if (
+        statement.performance is not None
+        and competency.strip()
+        and len(competency) <= ABBREVIATED_MAX
+    ):
+        fields["abbreviatedStatement"] = competency
+    return fields
+
+
+class _PackageWriter:
+    """The CFItems and isChildOf CFAssociations of one package, in the order added."""
+
+    def __init__(
+        self, base: str, when: str, doc_link: dict[str, str], type_links: dict[str, dict[str, str]]
+    ) -> None:
+        self.base = base
+        self.when = when
+        self.doc_link = doc_link
+        self.type_links = type_links
+        self.items: list[dict[str, Any]] = []
+        self.associations: list[dict[str, Any]] = []
+
+    def add_item(
+        self, item_id: uuid.UUID, item_type: str, fields: dict[str, Any]
+    ) -> dict[str, str]:
+        uri = case_uri(self.base, "CFItems", item_id)
+        self.items.append(
             {
                 "identifier": str(item_id),
                 "uri": uri,
-                "CFDocumentURI": dict(doc_link),
+                "CFDocumentURI": dict(self.doc_link),
                 **fields,
                 "CFItemType": item_type,
-                "CFItemTypeURI": dict(type_links[item_type]),
-                "lastChangeDateTime": when,
+                "CFItemTypeURI": dict(self.type_links[item_type]),
+                "lastChangeDateTime": self.when,
             }
         )
         return {"title": fields["humanCodingScheme"], "identifier": str(item_id), "uri": uri}
 
-    def add_child_of(origin: dict[str, str], destination: dict[str, str], seq: int) -> None:
+    def add_child_of(self, origin: dict[str, str], destination: dict[str, str], seq: int) -> None:
         assoc_id = association_id(origin["identifier"], destination["identifier"])
-        associations.append(
+        self.associations.append(
             {
                 "identifier": str(assoc_id),
                 "associationType": "isChildOf",
                 "sequenceNumber": seq,
-                "uri": case_uri(base, "CFAssociations", assoc_id),
+                "uri": case_uri(self.base, "CFAssociations", assoc_id),
                 # Copies: callers may edit the package, so no dict is shared.
                 "originNodeURI": dict(origin),
                 "destinationNodeURI": dict(destination),
-                "CFDocumentURI": dict(doc_link),
-                "lastChangeDateTime": when,
+                "CFDocumentURI": dict(self.doc_link),
+                "lastChangeDateTime": self.when,
             }
         )
-
-    for order, level in enumerate(fw.levels, start=1):
-        level_link = add_item(
-            level.id,
-            LEVEL_TYPE,
-            {
-                "fullStatement": level.label,
-                "humanCodingScheme": level.key,
-                "listEnumeration": str(order),
-            },
-        )
-        add_child_of(level_link, doc_link, order)
-        for statement in level.statements:
-            fields: dict[str, Any] = {
-                "fullStatement": statement.text,
-                "humanCodingScheme": f"{level.key}.{statement.position}",
-                "listEnumeration": str(statement.position),
-            }
-            competency = statement.competency
-            if (
-                statement.performance is not None
-                and competency.strip()
-                and len(competency) <= ABBREVIATED_MAX
-            ):
-                fields["abbreviatedStatement"] = competency
-            add_child_of(
-                add_item(statement.id, STATEMENT_TYPE, fields), level_link, statement.position
-            )
-
-    return {
-        "CFDocument": document,
-        "CFItems": items,
-        "CFAssociations": associations,
-        "CFDefinitions": {"CFItemTypes": item_types},
-    }
 
 
 def read_case(data: bytes | str | Mapping[str, Any]) -> Framework:
@@ -210,29 +237,16 @@ def read_case(data: bytes | str | Mapping[str, Any]) -> Framework:
     levels = []
     keys: dict[str, int] = {}
     for idx in sorted(level_indexes, key=lambda i: _order(parents.get(i, [(None, -1)])[0])):
-        ipath = index("CFItems", idx)
-        item = items[idx]
         if idx not in parents:
-            errors.add(ipath, "level has no isChildOf association to the CFDocument")
-            continue
-        label = _json.require_text(errors, item, "fullStatement", ipath)
-        key = _level_key(errors, item, ipath, label, keys, hinted=hint is not None)
-        texts: list[str] = []
-        complete = True  # every member has its statement text
-        members = sorted(children.get(idx, []), key=_order)
-        if not members:
             errors.add(
-                ipath, "expected at least one statement (an isChildOf association to this level)"
+                index("CFItems", idx), "level has no isChildOf association to the CFDocument"
             )
-        for _seq, _assoc, member in members:
-            mpath = index("CFItems", member)
-            text = _json.require_text(errors, items[member], "fullStatement", mpath)
-            if text is None:
-                complete = False
-            else:
-                texts.append(text)
-        if key is not None and label is not None and texts and complete:
-            levels.append((key, label, texts))
+            continue
+        level = _read_level(
+            errors, items or [], idx, children.get(idx, []), keys, hinted=hint is not None
+        )
+        if level is not None:
+            levels.append(level)
 
     identifier, version, description, context_covered, extra = _document_fields(
         errors, document, hint, doc_identifier
@@ -248,6 +262,38 @@ def read_case(data: bytes | str | Mapping[str, Any]) -> Framework:
         context_covered=context_covered,
         extra=extra,
     )
+
+
+def _read_level(
+    errors: ErrorList,
+    items: list[Any],
+    idx: int,
+    members: list[Member],
+    keys: dict[str, int],
+    *,
+    hinted: bool,
+) -> LevelSpec | None:
+    """(key, label, statement texts) of the Level item at ``idx``; None when it has errors."""
+    ipath = index("CFItems", idx)
+    item = items[idx]
+    label = _json.require_text(errors, item, "fullStatement", ipath)
+    key = _level_key(errors, item, ipath, label, keys, hinted=hinted)
+    texts: list[str] = []
+    complete = True  # every member has its statement text
+    if not members:
+        errors.add(
+            ipath, "expected at least one statement (an isChildOf association to this level)"
+        )
+    for _seq, _assoc, member in sorted(members, key=_order):
+        mpath = index("CFItems", member)
+        text = _json.require_text(errors, items[member], "fullStatement", mpath)
+        if text is None:
+            complete = False
+        else:
+            texts.append(text)
+    if key is not None and label is not None and texts and complete:
+        return key, label, texts
+    return None
 
 
 def _timestamp(changed: datetime | None, extra: Mapping[str, Any]) -> str:

@@ -81,6 +81,44 @@ def platforms_add(
     as_json: bool,
 ) -> None:
     """Register a platform (manual registration)."""
+    endpoints = _endpoints(preset, site_url, issuer, auth_login_url, auth_token_url, jwks_url)
+    try:
+        with database().transaction() as session:
+            platform = registry.add_platform(
+                session,
+                issuer=endpoints.issuer,
+                client_id=client_id,
+                auth_login_url=endpoints.auth_login_url,
+                auth_token_url=endpoints.auth_token_url,
+                jwks_url=endpoints.jwks_url,
+                auth_audience=auth_audience,
+                name=name,
+                product=endpoints.product,
+                deployment_ids=deployment_ids,
+                details={"auto_approve_deployments": True} if auto_approve_deployments else None,
+            )
+            info = _describe(platform)
+    except registry.RegistryError as exc:
+        fail(str(exc))
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(f"platform {info['id']} added: {info['issuer']} (client id {info['client_id']})")
+    base = current_app.config["BASE_URL"]
+    click.echo(f"  tool login URL:   {base}/lti/login")
+    click.echo(f"  tool launch URL:  {base}/lti/launch")
+    click.echo(f"  tool JWKS URL:    {base}/.well-known/jwks.json")
+
+
+def _endpoints(
+    preset: str | None,
+    site_url: str | None,
+    issuer: str | None,
+    auth_login_url: str | None,
+    auth_token_url: str | None,
+    jwks_url: str | None,
+) -> registry.Endpoints:
+    """The endpoints given, each missing one filled from the preset; all four or a failure."""
     product = "generic"
     if preset:
         try:
@@ -106,32 +144,13 @@ def platforms_add(
     ]
     if missing:
         fail(f"missing {', '.join(missing)} (or use --preset canvas|moodle)")
-    try:
-        with database().transaction() as session:
-            platform = registry.add_platform(
-                session,
-                issuer=issuer or "",
-                client_id=client_id,
-                auth_login_url=auth_login_url or "",
-                auth_token_url=auth_token_url or "",
-                jwks_url=jwks_url or "",
-                auth_audience=auth_audience,
-                name=name,
-                product=product,
-                deployment_ids=deployment_ids,
-                details={"auto_approve_deployments": True} if auto_approve_deployments else None,
-            )
-            info = _describe(platform)
-    except registry.RegistryError as exc:
-        fail(str(exc))
-    if as_json:
-        echo_json(info)
-        return
-    click.echo(f"platform {info['id']} added: {info['issuer']} (client id {info['client_id']})")
-    base = current_app.config["BASE_URL"]
-    click.echo(f"  tool login URL:   {base}/lti/login")
-    click.echo(f"  tool launch URL:  {base}/lti/launch")
-    click.echo(f"  tool JWKS URL:    {base}/.well-known/jwks.json")
+    return registry.Endpoints(
+        issuer=issuer or "",
+        auth_login_url=auth_login_url or "",
+        auth_token_url=auth_token_url or "",
+        jwks_url=jwks_url or "",
+        product=product,
+    )
 
 
 @platforms_group.command("list")

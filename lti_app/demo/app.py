@@ -68,7 +68,13 @@ def create_demo_lms(
     )
     platform = DemoPlatform(tool_config, mount_path=mount_path, http=http)
     app.extensions["demo_lms.platform"] = platform
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    _register_hooks(app, platform)
+    return app
 
+
+def _register_blueprints(app: Flask) -> None:
     Babel(
         app,
         locale_selector=lambda: request.accept_languages.best_match(LANGUAGES) or "en",
@@ -82,6 +88,28 @@ def create_demo_lms(
     app.register_blueprint(oidc.bp)
     app.register_blueprint(services.bp)
 
+
+def _error_response(status: int, error: str, description: str | None) -> Response:
+    """An OAuth-style JSON error to machine endpoints, the error page to people."""
+    if _wants_json():
+        response = jsonify({"error": error, "error_description": description})
+        response.status_code = status
+        return response
+    html = render_template("demo/error.html", status=status, detail=description)
+    return Response(html, status=status, mimetype="text/html")
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DemoError)
+    def _demo_error(exc: DemoError) -> Response:
+        return _error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        return _error_response(exc.code or 500, exc.name, exc.description)
+
+
+def _register_hooks(app: Flask, platform: DemoPlatform) -> None:
     @app.before_request
     def _cookie_security() -> None:
         app.config["SESSION_COOKIE_SECURE"] = platform.settings.tool_base_url.startswith("https")
@@ -89,25 +117,6 @@ def create_demo_lms(
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {"current_locale": _locale()}
-
-    @app.errorhandler(DemoError)
-    def _demo_error(exc: DemoError) -> Response:
-        if _wants_json():
-            response = jsonify({"error": exc.code, "error_description": exc.message})
-            response.status_code = exc.status
-            return response
-        html = render_template("demo/error.html", status=exc.status, detail=exc.message)
-        return Response(html, status=exc.status, mimetype="text/html")
-
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Response:
-        status = exc.code or 500
-        if _wants_json():
-            response = jsonify({"error": exc.name, "error_description": exc.description})
-            response.status_code = status
-            return response
-        html = render_template("demo/error.html", status=status, detail=exc.description)
-        return Response(html, status=status, mimetype="text/html")
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -122,8 +131,6 @@ def create_demo_lms(
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
-
-    return app
 
 
 def _locale() -> str:

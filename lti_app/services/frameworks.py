@@ -72,25 +72,49 @@ def import_framework(
     digest = content_hash(fw)
     existing = session.get(FrameworkVersion, fw.id)
     if existing is not None:
-        if owner_platform_id is not None and not may_use(existing, owner_platform_id):
-            # Ids are global (uuid5 of identifier + version): another platform's version
-            # blocks this one. Say only that the pair is taken, never whose or what it holds.
-            raise FrameworkConflict(
-                f"{fw.identifier} version {fw.version} is already taken; "
-                "give your framework another version or identifier"
-            )
-        if existing.content_hash != digest:
-            raise FrameworkConflict(
-                f"{fw.identifier} version {fw.version} is already imported with different "
-                "content; give the changed framework a new version"
-            )
-        if owner_platform_id is None and existing.owner_platform_id is not None:
-            # The same content from the CLI: the tool admin publishes it for everyone.
-            existing.owner_platform_id = None
-            session.flush()
-            return ImportResult(existing, created=False, published=True)
-        return ImportResult(existing, created=False)
+        return _import_again(session, existing, fw, digest, owner_platform_id)
+    row = _add_version(session, fw, source_format, digest, owner_platform_id)
+    session.flush()
+    return ImportResult(row, created=True)
 
+
+def _import_again(
+    session: Session,
+    existing: FrameworkVersion,
+    fw: Framework,
+    digest: str,
+    owner_platform_id: int | None,
+) -> ImportResult:
+    """A version with this id is stored: the same content changes nothing (or publishes it,
+    from the CLI); other content, or another platform's version, is a conflict."""
+    if owner_platform_id is not None and not may_use(existing, owner_platform_id):
+        # Ids are global (uuid5 of identifier + version): another platform's version
+        # blocks this one. Say only that the pair is taken, never whose or what it holds.
+        raise FrameworkConflict(
+            f"{fw.identifier} version {fw.version} is already taken; "
+            "give your framework another version or identifier"
+        )
+    if existing.content_hash != digest:
+        raise FrameworkConflict(
+            f"{fw.identifier} version {fw.version} is already imported with different "
+            "content; give the changed framework a new version"
+        )
+    if owner_platform_id is None and existing.owner_platform_id is not None:
+        # The same content from the CLI: the tool admin publishes it for everyone.
+        existing.owner_platform_id = None
+        session.flush()
+        return ImportResult(existing, created=False, published=True)
+    return ImportResult(existing, created=False)
+
+
+def _add_version(
+    session: Session,
+    fw: Framework,
+    source_format: str,
+    digest: str,
+    owner_platform_id: int | None,
+) -> FrameworkVersion:
+    """The version's row, its levels' and its statements' rows, added (not flushed)."""
     row = FrameworkVersion(
         id=fw.id,
         identifier=fw.identifier,
@@ -125,8 +149,7 @@ def import_framework(
                     performance=st.performance,
                 )
             )
-    session.flush()
-    return ImportResult(row, created=True)
+    return row
 
 
 def list_versions(session: Session, *, scope: Scope) -> list[FrameworkVersion]:

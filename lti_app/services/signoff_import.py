@@ -25,6 +25,7 @@ import hashlib
 import io
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -248,9 +249,37 @@ def _statement(level: FrameworkLevel, ref: str) -> Statement | None:
 
 def parse(session: Session, data: bytes | str) -> list[Row]:
     """Every row checked against the database (read only); ImportInvalid lists all errors."""
-    text = _text(data)
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(_text(data), newline=""))
+    names = _header(reader)
+    checker = _RowChecker(session)
+    try:
+        records = list(reader)
+    except csv.Error as error:
+        raise ImportInvalid([RowError(reader.line_num, None, f"not valid CSV: {error}")]) from None
+    rows: list[Row] = []
     errors: list[RowError] = []
+    for number, record in enumerate(records, start=2):  # the header is row 1
+        if not any(cell.strip() for cell in record):
+            continue  # blank line
+        if len(record) != len(names):
+            errors.append(
+                RowError(number, None, f"{len(record)} cells; the header has {len(names)}")
+            )
+            continue
+        values = {name: cell.strip() for name, cell in zip(names, record, strict=True)}
+        row, row_errors = checker.check(number, values)
+        errors.extend(row_errors)
+        if row is not None:
+            rows.append(row)
+    if errors:
+        raise ImportInvalid(errors)
+    if not rows:
+        raise ImportInvalid([RowError(2, None, "the file has a header but no rows")])
+    return rows
+
+
+def _header(reader: Iterator[list[str]]) -> list[str]:
+    """The column names of the header row, each known and given once."""
     try:
         header = next(reader)
     except StopIteration:
@@ -263,6 +292,7 @@ def parse(session: Session, data: bytes | str) -> list[Row]:
     missing = [c for c in COLUMNS if c not in names]
     unknown = [h for h in names if h not in COLUMNS]
     duplicated = sorted({h for h in names if names.count(h) > 1})
+    errors: list[RowError] = []
     if missing:
         errors.append(RowError(1, None, f"missing column(s): {', '.join(missing)}"))
     if unknown:
@@ -271,135 +301,148 @@ def parse(session: Session, data: bytes | str) -> list[Row]:
         errors.append(RowError(1, None, f"column(s) given twice: {', '.join(duplicated)}"))
     if errors:
         raise ImportInvalid(errors)
+    return names
 
-    lookups = _Lookups(session)
-    rows: list[Row] = []
-    seen: dict[tuple[str, str, uuid.UUID], int] = {}
-    emails: dict[tuple[str, str], tuple[str, int]] = {}
-    now = utcnow()
-    number = 1
-    try:
-        records = list(reader)
-    except csv.Error as error:
-        raise ImportInvalid([RowError(reader.line_num, None, f"not valid CSV: {error}")]) from None
-    for record in records:
-        number += 1
-        if not any(cell.strip() for cell in record):
-            continue  # blank line
-        if len(record) != len(names):
-            errors.append(
-                RowError(number, None, f"{len(record)} cells; the header has {len(names)}")
-            )
-            continue
-        values = {name: cell.strip() for name, cell in zip(names, record, strict=True)}
-        row_errors: list[RowError] = []
 
-        def fail(
-            column: str, message: str, errors: list[RowError] = row_errors, at: int = number
-        ) -> None:
-            errors.append(RowError(at, column, message))
+_Fail = Callable[[str, str], None]
 
-        for column in REQUIRED:
-            if not values[column]:
-                fail(column, "required, but empty")
-        for column, limit in LIMITS.items():
-            if len(values[column]) > limit:
-                fail(column, f"{len(values[column])} characters; at most {limit}")
+
+class _RowChecker:
+    """The checks of one data row, with what the rows before it left (learners' emails,
+    learner + statement pairs already seen)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.lookups = _Lookups(session)
+        self.seen: dict[tuple[str, str, uuid.UUID], int] = {}
+        self.emails: dict[tuple[str, str], tuple[str, int]] = {}
+        self.now = utcnow()
+
+    def check(self, number: int, values: dict[str, str]) -> tuple[Row | None, list[RowError]]:
+        """The row, or None and its errors in column order of the checks."""
+        errors: list[RowError] = []
+
+        def fail(column: str, message: str) -> None:
+            errors.append(RowError(number, column, message))
+
+        _check_cells(values, fail)
         issuer, sub = values["platform_issuer"], values["user_id"]
-        if issuer and not lookups.platforms_for(issuer):
+        self._check_platform(values, fail)
+        email = self._email(number, values, fail)
+        signed_at = self._signed_at(values["signed_at"], fail)
+        statement = self._statement(values, fail)
+        if statement is not None and issuer and sub:
+            key = (issuer, sub, statement.id)
+            if key in self.seen:
+                fail("statement", f"the same learner and statement as row {self.seen[key]}")
+            else:
+                self.seen[key] = number
+        if errors:
+            return None, errors
+        assert statement is not None and signed_at is not None
+        row = Row(
+            number=number,
+            issuer=issuer,
+            sub=sub,
+            name=values["name"] or None,
+            email=email,
+            context_id=values["context_id"] or None,
+            statement=statement,
+            signed_by=values["signed_by"],
+            signed_at=signed_at,
+            note=values["note"] or None,
+        )
+        return row, errors
+
+    def _check_platform(self, values: dict[str, str], fail: _Fail) -> None:
+        issuer, context_id = values["platform_issuer"], values["context_id"]
+        if not issuer:
+            return
+        platforms = self.lookups.platforms_for(issuer)
+        if not platforms:
             fail(
                 "platform_issuer",
                 f"no registered platform has issuer {issuer!r}; register it first "
                 "(skillsign platforms add)",
             )
         elif (
-            issuer
-            and values["context_id"]
-            and len(lookups.platforms_for(issuer)) > 1
-            and _existing_context(session, lookups.platforms_for(issuer), values["context_id"])
-            is None
+            context_id
+            and len(platforms) > 1
+            and _existing_context(self.session, platforms, context_id) is None
         ):
             fail(
                 "context_id",
-                f"course {values['context_id']!r} does not exist yet and issuer {issuer!r} "
+                f"course {context_id!r} does not exist yet and issuer {issuer!r} "
                 "has several registered platforms: launch the course once first",
             )
+
+    def _email(self, number: int, values: dict[str, str], fail: _Fail) -> str | None:
         email = values["email"] or None
+        issuer, sub = values["platform_issuer"], values["user_id"]
         if email and not EMAIL.match(email):
             fail("email", f"{email!r} is not an email address")
         elif email and issuer and sub:
-            earlier = emails.setdefault((issuer, sub), (email.lower(), number))
+            earlier = self.emails.setdefault((issuer, sub), (email.lower(), number))
             if earlier[0] != email.lower():
                 fail("email", f"differs from the email given for this user in row {earlier[1]}")
-        signed_at: datetime | None = None
-        if values["signed_at"]:
-            try:
-                signed_at = _parse_when(values["signed_at"])
-            except ValueError:
-                fail(
-                    "signed_at",
-                    f"{values['signed_at']!r} is not a date or date-time such as "
-                    "2024-05-01 or 2024-05-01T14:30:00Z",
-                )
-            else:
-                if signed_at > now + _CLOCK_SKEW:
-                    fail("signed_at", f"{values['signed_at']} is in the future")
-        statement: Statement | None = None
-        if values["framework_id"]:
-            version = lookups.version(values["framework_id"], values["framework_version"])
-            if version is None:
-                column = "framework_version" if values["framework_version"] else "framework_id"
-                hint = "" if values["framework_version"] else " (give framework_version too)"
-                fail(
-                    column,
-                    f"no imported framework {values['framework_id']!r} version "
-                    f"{values['framework_version']!r}{hint}",
-                )
-            elif values["level"]:
-                level = _level(version, values["level"])
-                if level is None:
-                    keys = ", ".join(lv.key for lv in version.levels)
-                    fail(
-                        "level", f"no level {values['level']!r} in {version.title}; levels: {keys}"
-                    )
-                elif values["statement"]:
-                    statement = _statement(level, values["statement"])
-                    if statement is None:
-                        fail(
-                            "statement",
-                            f"{values['statement']!r} is neither a position 1-"
-                            f"{len(level.statements)} nor the id of a statement of level "
-                            f"{level.key}",
-                        )
-        if statement is not None and issuer and sub:
-            key = (issuer, sub, statement.id)
-            if key in seen:
-                fail("statement", f"the same learner and statement as row {seen[key]}")
-            else:
-                seen[key] = number
-        if row_errors:
-            errors.extend(row_errors)
-            continue
-        assert statement is not None and signed_at is not None
-        rows.append(
-            Row(
-                number=number,
-                issuer=issuer,
-                sub=sub,
-                name=values["name"] or None,
-                email=email,
-                context_id=values["context_id"] or None,
-                statement=statement,
-                signed_by=values["signed_by"],
-                signed_at=signed_at,
-                note=values["note"] or None,
+        return email
+
+    def _signed_at(self, value: str, fail: _Fail) -> datetime | None:
+        if not value:
+            return None
+        try:
+            signed_at = _parse_when(value)
+        except ValueError:
+            fail(
+                "signed_at",
+                f"{value!r} is not a date or date-time such as 2024-05-01 or 2024-05-01T14:30:00Z",
             )
-        )
-    if errors:
-        raise ImportInvalid(errors)
-    if not rows:
-        raise ImportInvalid([RowError(2, None, "the file has a header but no rows")])
-    return rows
+            return None
+        if signed_at > self.now + _CLOCK_SKEW:
+            fail("signed_at", f"{value} is in the future")
+        return signed_at
+
+    def _statement(self, values: dict[str, str], fail: _Fail) -> Statement | None:
+        framework, wanted_version = values["framework_id"], values["framework_version"]
+        if not framework:
+            return None
+        version = self.lookups.version(framework, wanted_version)
+        if version is None:
+            column = "framework_version" if wanted_version else "framework_id"
+            hint = "" if wanted_version else " (give framework_version too)"
+            fail(
+                column,
+                f"no imported framework {framework!r} version {wanted_version!r}{hint}",
+            )
+            return None
+        if not values["level"]:
+            return None
+        level = _level(version, values["level"])
+        if level is None:
+            keys = ", ".join(lv.key for lv in version.levels)
+            fail("level", f"no level {values['level']!r} in {version.title}; levels: {keys}")
+            return None
+        if not values["statement"]:
+            return None
+        statement = _statement(level, values["statement"])
+        if statement is None:
+            fail(
+                "statement",
+                f"{values['statement']!r} is neither a position 1-"
+                f"{len(level.statements)} nor the id of a statement of level "
+                f"{level.key}",
+            )
+        return statement
+
+
+def _check_cells(values: dict[str, str], fail: _Fail) -> None:
+    """Required cells given, every cell within its length limit."""
+    for column in REQUIRED:
+        if not values[column]:
+            fail(column, "required, but empty")
+    for column, limit in LIMITS.items():
+        if len(values[column]) > limit:
+            fail(column, f"{len(values[column])} characters; at most {limit}")
 
 
 def _existing_context(
