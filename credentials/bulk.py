@@ -51,19 +51,15 @@ def sign_documents(
     verification_method: str,
     *,
     created: datetime | str | None = None,
-    processes: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Each document signed as :func:`data_integrity.sign` would, in the same order.
-
-    ``processes``: how many worker processes; None picks by batch size and cores, 1 signs
-    in this process. Any error (a document that does not sign cleanly) is raised here, and no
-    result is returned.
+    """Each document signed as :func:`data_integrity.sign` would, in the same order, in as
+    many worker processes as :func:`default_processes` picks (one: in this process). Any
+    error (a document that does not sign cleanly) is raised here, and no result is returned.
     """
     if not documents:
         return []
     stamp = format_datetime(created if created is not None else now_utc(), field="created")
-    workers = default_processes(len(documents)) if processes is None else max(1, processes)
-    workers = min(workers, len(documents))
+    workers = min(default_processes(len(documents)), len(documents))
     if workers > 1:
         try:
             return _in_processes(documents, private_key, verification_method, stamp, workers)

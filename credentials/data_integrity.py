@@ -27,6 +27,7 @@ from .timefmt import format_datetime, now_utc, parse_datetime
 
 PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-rdfc-2022"
+PROOF_PURPOSE = "assertionMethod"  # what verify requires and sign writes by default
 
 PublicKeyResolver = Callable[[str], Ed25519PublicKey]
 FailureKind = Literal["document", "shape", "key", "signature", "unsupported"]
@@ -91,7 +92,7 @@ def sign(
     private_key: Ed25519PrivateKey,
     verification_method: str,
     created: datetime | str | None = None,
-    proof_purpose: str = "assertionMethod",
+    proof_purpose: str = PROOF_PURPOSE,
     *,
     proof_set: bool = False,
     loader: Loader | None = None,
@@ -138,10 +139,9 @@ def _verify_one(
     unsecured: Mapping[str, Any],
     proof: object,
     resolve: PublicKeyResolver,
-    expected_purpose: str,
     loader: Loader | None,
 ) -> ProofResult:
-    checked = _read_proof(proof, expected_purpose)
+    checked = _read_proof(proof)
     if isinstance(checked, ProofResult):
         return checked
     proof, vm, signature = checked
@@ -152,9 +152,7 @@ def _verify_one(
     return _check_signature(resolve, vm, signature, config_hash + document_hash)
 
 
-def _read_proof(
-    proof: object, expected_purpose: str
-) -> tuple[Mapping[str, Any], str, bytes] | ProofResult:
+def _read_proof(proof: object) -> tuple[Mapping[str, Any], str, bytes] | ProofResult:
     """The proof, its verificationMethod and signature bytes, or why it cannot be checked."""
     if not isinstance(proof, Mapping):
         return _shape("proof must be a JSON object")
@@ -164,8 +162,8 @@ def _read_proof(
         return _unsupported(f"proof type {proof.get('type')!r} is not {PROOF_TYPE}", vm)
     if proof.get("cryptosuite") != CRYPTOSUITE:
         return _unsupported(f"cryptosuite {proof.get('cryptosuite')!r} is not {CRYPTOSUITE}", vm)
-    if proof.get("proofPurpose") != expected_purpose:
-        return _shape(f"proofPurpose {proof.get('proofPurpose')!r} is not {expected_purpose!r}", vm)
+    if proof.get("proofPurpose") != PROOF_PURPOSE:
+        return _shape(f"proofPurpose {proof.get('proofPurpose')!r} is not {PROOF_PURPOSE!r}", vm)
     if vm is None:
         return _shape("proof.verificationMethod is missing or not a string")
     proof_value = proof.get("proofValue")
@@ -236,11 +234,11 @@ def verify(
     document: Mapping[str, Any],
     public_key_resolver: PublicKeyResolver,
     *,
-    expected_proof_purpose: str = "assertionMethod",
     loader: Loader | None = None,
 ) -> ProofResult:
-    """Check the DataIntegrityProof(s) of ``document``. Never raises for a bad document: the
-    result says why it failed. With several proofs, every one must verify."""
+    """Check the DataIntegrityProof(s) of ``document``; each must have proofPurpose
+    assertionMethod. Never raises for a bad document: the result says why it failed. With
+    several proofs, every one must verify."""
     if not isinstance(document, Mapping):
         return _shape("the document must be a JSON object")
     if "proof" not in document:
@@ -254,7 +252,7 @@ def verify(
         return _shape("proof is an empty list")
     result = ProofResult(False, "no proof checked")
     for proof in proofs:
-        result = _verify_one(unsecured, proof, public_key_resolver, expected_proof_purpose, loader)
+        result = _verify_one(unsecured, proof, public_key_resolver, loader)
         if not result.verified:
             return result
     return result

@@ -420,7 +420,7 @@ def _check_iri(role: str, iri: Any, document: Mapping[str, Any]) -> None:
         )
 
 
-def _wrap_pyld_error(error: Exception, document: Mapping[str, Any]) -> CredentialShapeError:
+def _wrap_pyld_error(error: Exception) -> CredentialShapeError:
     cause: BaseException | None = error
     while cause is not None:
         if isinstance(cause, DocumentLoaderError):
@@ -485,7 +485,7 @@ def _expand_safe(document: Mapping[str, Any], loader: Loader | None) -> list[Any
             probe, _options(loader)
         )
     except Exception as error:  # pyld raises JsonLdError and assorted built-ins
-        raise _wrap_pyld_error(error, document) from error
+        raise _wrap_pyld_error(error) from error
     for iri in dropped:
         # A key that even the sentinel vocabulary cannot make absolute (" ", "a b", ...).
         term = iri[len(_SENTINEL_VOCAB) :] if iri and iri.startswith(_SENTINEL_VOCAB) else iri
@@ -610,7 +610,7 @@ def canonicalize_expanded(expanded: list[Any], *, loader: Loader | None = None) 
         nquads: str = _Rdfc10().main(_dataset(expanded, loader), {"format": "application/n-quads"})
         return nquads
     except Exception as error:
-        raise _wrap_pyld_error(error, {}) from error
+        raise _wrap_pyld_error(error) from error
 
 
 def canonicalize(document: Mapping[str, Any], *, loader: Loader | None = None) -> str:

@@ -141,7 +141,6 @@ def build_status_list_credential(
     valid_from: datetime | str,
     *,
     status_purpose: str = "revocation",
-    valid_until: datetime | str | None = None,
 ) -> dict[str, Any]:
     """An unsigned ``BitstringStatusListCredential`` (sign it with data_integrity.sign)."""
     StatusEntry(list_url, 0, status_purpose)  # validates the URL
@@ -152,8 +151,6 @@ def build_status_list_credential(
         "issuer": issuer_id,
         "validFrom": format_datetime(valid_from, field="validFrom"),
     }
-    if valid_until is not None:
-        credential["validUntil"] = format_datetime(valid_until, field="validUntil")
     credential["credentialSubject"] = {
         "id": f"{list_url}#list",
         # A plain string: the reference verifier compares it with ===.

@@ -127,14 +127,14 @@ def single_line_problem(value: object) -> str | None:
 
 
 def require_text(
-    errors: ErrorList, container: Mapping[str, Any], key: str, path: str, *, blank: bool = False
+    errors: ErrorList, container: Mapping[str, Any], key: str, path: str
 ) -> str | None:
-    """Check container[key] is (non-blank) text; report and return None otherwise."""
+    """Check container[key] is non-blank text; report and return None otherwise."""
     if key not in container:
         errors.add(child(path, key), "required key is missing")
         return None
     value = container[key]
-    problem = text_problem(value, allow_blank=blank)
+    problem = text_problem(value)
     if problem:
         errors.add(child(path, key), problem)
         return None

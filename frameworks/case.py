@@ -34,6 +34,7 @@ KINDS = frozenset({"CFDocuments", "CFItems", "CFAssociations", "CFItemTypes", "C
 LEVEL_TYPE = "Level"
 STATEMENT_TYPE = "Statement"
 HINT_KEY = "skillsign"
+CREATOR = "skillsign"  # CFDocument.creator
 ABBREVIATED_MAX = 60  # longer competencies are left to fullStatement
 
 _ITEM_TYPES = (
@@ -58,7 +59,6 @@ def write_case(
     base_url: str,
     *,
     changed: datetime | None = None,
-    creator: str = "skillsign",
 ) -> dict[str, Any]:
     """The framework as a CASE 1.0 CFPackage (a JSON-ready dict).
 
@@ -89,7 +89,7 @@ def write_case(
             )
             package.add_child_of(statement_link, level_link, statement.position)
     return {
-        "CFDocument": _document(fw, base, when, creator),
+        "CFDocument": _document(fw, base, when),
         "CFItems": package.items,
         "CFAssociations": package.associations,
         "CFDefinitions": {"CFItemTypes": item_types},
@@ -101,7 +101,7 @@ def _document_link(fw: Framework, base: str) -> dict[str, str]:
     return {"title": fw.title, "identifier": doc_id, "uri": case_uri(base, "CFDocuments", doc_id)}
 
 
-def _document(fw: Framework, base: str, when: str, creator: str) -> dict[str, Any]:
+def _document(fw: Framework, base: str, when: str) -> dict[str, Any]:
     """The CFDocument, with what CASE has no field for in its notes."""
     doc_id = str(fw.id)
     hint = {
@@ -118,7 +118,7 @@ def _document(fw: Framework, base: str, when: str, creator: str) -> dict[str, An
             "identifier": doc_id,
             "uri": case_uri(base, "CFPackages", doc_id),
         },
-        "creator": creator,
+        "creator": CREATOR,
         "title": fw.title,
         "lastChangeDateTime": when,
         # People read the description; the exact fields travel in the note.

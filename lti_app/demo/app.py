@@ -23,7 +23,6 @@ from lti_app.demo import oidc, pages, services
 from lti_app.demo.platform import MOUNT_PATH, DemoError, DemoPlatform, derived_secret
 from lti_app.i18n import LANGUAGES
 from lti_app.ids import DbIdConverter
-from lti_app.outbound import Fetcher
 
 DEMO_ENVS = frozenset({"development", "demo", "test"})
 SESSION_COOKIE = "skillsign_demo_lms_session"
@@ -42,12 +41,7 @@ def _wants_json() -> bool:
     return request.path.startswith(("/api/", "/token"))
 
 
-def create_demo_lms(
-    tool_config: Mapping[str, Any],
-    *,
-    mount_path: str = MOUNT_PATH,
-    http: Fetcher | None = None,
-) -> Flask:
+def create_demo_lms(tool_config: Mapping[str, Any]) -> Flask:
     """Build the demo LMS for a tool configured by ``tool_config`` (never production)."""
     _refuse_production(tool_config)
     app = Flask(
@@ -59,14 +53,14 @@ def create_demo_lms(
     app.config.update(
         SECRET_KEY=derived_secret(tool_config),
         SESSION_COOKIE_NAME=SESSION_COOKIE,
-        SESSION_COOKIE_PATH=mount_path or "/",
+        SESSION_COOKIE_PATH=MOUNT_PATH,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=1024 * 1024,
         TESTING=bool(tool_config.get("TESTING")),
         WTF_CSRF_TIME_LIMIT=None,  # tied to the session; a page left open still works
     )
-    platform = DemoPlatform(tool_config, mount_path=mount_path, http=http)
+    platform = DemoPlatform(tool_config)
     app.extensions["demo_lms.platform"] = platform
     _register_blueprints(app)
     _register_error_handlers(app)

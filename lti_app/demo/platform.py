@@ -43,6 +43,7 @@ DEPLOYMENT_ID = "skillsign-demo-deployment-1"
 MOUNT_PATH = "/demo-lms"
 JWKS_CACHE_SECONDS = 300.0
 LEEWAY = 60
+TOKEN_LIFETIME = 300  # seconds an id_token the demo LMS signs stays valid
 
 
 class DemoError(Exception):
@@ -65,14 +66,11 @@ class DemoSettings:
     mount_path: str = MOUNT_PATH
 
     @classmethod
-    def from_tool_config(
-        cls, config: Mapping[str, Any], mount_path: str = MOUNT_PATH
-    ) -> DemoSettings:
+    def from_tool_config(cls, config: Mapping[str, Any]) -> DemoSettings:
         return cls(
             tool_base_url=str(config["BASE_URL"]).rstrip("/"),
             instance_dir=instance_dir(config),
             secret_key=derived_secret(config),
-            mount_path=mount_path,
         )
 
     # -- the platform's own URLs (stable: the issuer is compared byte for byte) --
@@ -150,20 +148,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class DemoPlatform:
     """Everything the demo LMS keeps between requests; made ready on first use."""
 
-    def __init__(
-        self,
-        tool_config: Mapping[str, Any],
-        *,
-        mount_path: str = MOUNT_PATH,
-        http: Fetcher | None = None,
-    ) -> None:
+    def __init__(self, tool_config: Mapping[str, Any]) -> None:
         # The tool's config is read again on first use: a test may learn the tool's
         # address (its BASE_URL) only after the app was built.
         self._tool_config = tool_config
-        self._mount_path = mount_path
         self._settings: DemoSettings | None = None
         # The tool it talks to is this host (loopback): the platform policy allows it.
-        self.http = http or Fetcher(PLATFORM)
+        self.http = Fetcher(PLATFORM)
         self.keys = KeyStore(instance_dir(tool_config) / "keys")
         self._engine: Engine | None = None
         self._sessionmaker: sessionmaker[Session] | None = None
@@ -177,7 +168,7 @@ class DemoPlatform:
     @property
     def settings(self) -> DemoSettings:
         if self._settings is None:
-            self._settings = DemoSettings.from_tool_config(self._tool_config, self._mount_path)
+            self._settings = DemoSettings.from_tool_config(self._tool_config)
         return self._settings
 
     # -- lazy set-up: a tool app that never serves the demo pays nothing -------------
@@ -218,12 +209,12 @@ class DemoPlatform:
         self.ensure_ready()
         return self.keys.public_jwks(KeyKind.RSA)
 
-    def sign(self, claims: Mapping[str, Any], lifetime: int = 300) -> str:
+    def sign(self, claims: Mapping[str, Any]) -> str:
         self.ensure_ready()
         record = self.keys.active(KeyKind.RSA)
         key = RSAKey.import_key(self.keys.private_key(record.kid))
         now = int(time.time())
-        body = {"iat": now, "exp": now + lifetime, **claims}
+        body = {"iat": now, "exp": now + TOKEN_LIFETIME, **claims}
         return jwt.encode({"alg": "RS256", "typ": "JWT", "kid": record.kid}, body, key)
 
     # -- the tool's signatures -----------------------------------------------------------

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from lti_app.db.models import Deployment, Platform
 from lti_app.lti import claims as c
-from lti_app.lti import http, storage
+from lti_app.lti import http, registry_cache, storage
 from lti_app.lti.errors import AGAIN, LaunchError
 from lti_app.lti.jwks import KeySetError, PlatformKeyCache
 from lti_app.lti.tool_conf import RegistryToolConf
@@ -149,6 +149,10 @@ class ToolMessageLaunch(MessageLaunch):
         self._keys = keys
         self._policy = policy
         self._browser_id = browser_id
+        self._state_taken: dict[str, Any] | None = None  # set by validate_nonce
+        # The registry's stamp as the nonce statement saw it (None on SQLite): the caller
+        # checks the cached platform and deployment against it (lti/registry_cache.py).
+        self.registry_stamp: int | None = None
         # Records a pending deployment in its own transaction (it must outlive this
         # request's rollback); injected so the class stays free of Flask.
         self._record_pending = record_pending
@@ -219,7 +223,8 @@ class ToolMessageLaunch(MessageLaunch):
         audiences = [a for a in audiences if isinstance(a, str) and a]
         if not audiences:
             raise LaunchError("lti.missing_claim", "The id_token has no aud (audience) claim.")
-        platforms = {p.client_id: p for p in registry.platforms_for_issuer(self._db, iss)}
+        source = registry_cache if registry_cache.enabled(self._db) else registry
+        platforms = {p.client_id: p for p in source.platforms_for_issuer(self._db, iss)}
         if not platforms:
             raise LaunchError(
                 "lti.unknown_platform",
@@ -342,7 +347,11 @@ class ToolMessageLaunch(MessageLaunch):
 
     def validate_deployment(self) -> ToolMessageLaunch:
         deployment_id = self.claims[c.DEPLOYMENT_ID]
-        row = registry.find_deployment(self._db, self.platform.id, deployment_id)
+        row = (
+            registry_cache.find_deployment(self._db, self.platform, deployment_id)
+            if registry_cache.enabled(self._db)
+            else registry.find_deployment(self._db, self.platform.id, deployment_id)
+        )
         trusted = self._policy.auto_approve_deployments or bool(
             (self.platform.details or {}).get("auto_approve_deployments")
         )
@@ -380,9 +389,15 @@ class ToolMessageLaunch(MessageLaunch):
         exp = int(self.claims["exp"])
         keep_until = datetime.fromtimestamp(max(exp, int(time.time())) + self._policy.leeway, UTC)
         keep_until = max(keep_until, datetime.now(UTC) + storage.STATE_TTL)
-        if not storage.consume_nonce(
-            self._db, self.claims["nonce"], self.platform.issuer, keep_until
-        ):
+        # The state is taken in the same round trip; validate_state reads what came back.
+        fresh, self._state_taken, self.registry_stamp = storage.consume_nonce_and_take_state(
+            self._db,
+            self.claims["nonce"],
+            self.platform.issuer,
+            keep_until,
+            self._get_request_param("state") or "",
+        )
+        if not fresh:
             raise LaunchError(
                 "lti.replay",
                 f"This id_token was already used: its nonce has been seen before (a replayed "
@@ -392,8 +407,7 @@ class ToolMessageLaunch(MessageLaunch):
         return self
 
     def validate_state(self) -> ToolMessageLaunch:
-        state = self._get_request_param("state") or ""
-        record = storage.take_state(self._db, state)
+        record = self._state_taken
         if record is None:
             raise LaunchError(
                 "lti.unknown_state",

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from lti_app.db.models import Deployment, Platform
-from lti_app.lti import storage
+from lti_app.lti import registry_cache, storage
 from lti_app.lti.errors import LaunchError
 from lti_app.lti.launch import points_at_tool
 from lti_app.services import registry
@@ -46,6 +46,9 @@ class LoginStart:
     browser_id: str
     new_browser_id: bool
     storage_target: str | None
+    # The registry's stamp as the state write saw it (PostgreSQL; None on SQLite): the
+    # caller checks it against the cache the platform came from (lti/registry_cache.py).
+    registry_stamp: int | None = None
 
 
 def _param(params: Mapping[str, str], name: str, limit: int = 2048) -> str | None:
@@ -59,6 +62,8 @@ def _param(params: Mapping[str, str], name: str, limit: int = 2048) -> str | Non
 
 def _approved_by_deployment(session: Session, iss: str, deployment_id: str) -> list[Platform]:
     """Platforms of ``iss`` with an approved deployment named ``deployment_id``."""
+    if registry_cache.enabled(session):
+        return registry_cache.approved_by_deployment(session, iss, deployment_id, registry.APPROVED)
     return list(
         session.scalars(
             select(Platform)
@@ -81,8 +86,9 @@ def find_platform(
     registration, or (when the issuer has several) the one whose approved deployment is
     ``deployment_id``. A second registration of an issuer (e.g. a stranger's, through the
     public registration URL) must not break or take over the logins of the first."""
+    cached = registry_cache.enabled(session)
     if client_id:
-        platform = registry.find_platform(session, iss, client_id)
+        platform = (registry_cache if cached else registry).find_platform(session, iss, client_id)
         if platform is None:
             raise LaunchError(
                 "lti.unknown_platform",
@@ -91,7 +97,7 @@ def find_platform(
                 status=403,
             )
         return platform
-    candidates = registry.platforms_for_issuer(session, iss)
+    candidates = (registry_cache if cached else registry).platforms_for_issuer(session, iss)
     if not candidates:
         raise LaunchError(
             "lti.unknown_platform",
@@ -118,6 +124,8 @@ def may_start_login(session: Session, platform: Platform, auto_approve_deploymen
     ``SKILLSIGN_AUTO_APPROVE_DEPLOYMENTS``)."""
     if auto_approve_deployments or (platform.details or {}).get("auto_approve_deployments"):
         return True
+    if registry_cache.enabled(session):
+        return registry_cache.has_deployment(session, platform, registry.APPROVED)
     approved = session.scalar(
         select(Deployment.id)
         .where(Deployment.platform_id == platform.id, Deployment.status == registry.APPROVED)
@@ -172,7 +180,7 @@ def start_login(
         "browser": storage.digest(browser),
         "storage_target": storage_target,
     }
-    storage.save_state(session, state, record)
+    stamp = storage.save_state(session, state, record)
 
     auth = {
         "scope": "openid",
@@ -197,6 +205,7 @@ def start_login(
         browser_id=browser,
         new_browser_id=new_browser,
         storage_target=storage_target,
+        registry_stamp=stamp,
     )
 
 

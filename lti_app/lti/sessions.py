@@ -34,7 +34,7 @@ from werkzeug.datastructures import CallbackDict
 
 from lti_app import request_db
 from lti_app.db import utcnow
-from lti_app.db.models import LaunchSession, Membership
+from lti_app.db.models import LaunchSession, Membership, ResourceLink
 from lti_app.lti.login import BROWSER_COOKIE
 from lti_app.services.launches import LaunchRecord
 
@@ -164,22 +164,30 @@ class LaunchSessionData(CallbackDict, SessionMixin):  # type: ignore[type-arg]
         super().__init__(data, on_update)
         self.state = state
         self.problem = problem  # why there is no usable launch session
+        self.resource_link: ResourceLink | None = None  # loaded with the session
         self.modified = False
 
 
-# The session and the user's current membership in its course, in one round trip.
-_WITH_MEMBERSHIP = select(
-    LaunchSession,
-    Membership.roles,
-    Membership.is_instructor,
-    Membership.is_learner,
-    Membership.active,
-).outerjoin(
-    Membership,
-    and_(
-        Membership.context_id == LaunchSession.context_id,
-        Membership.user_id == LaunchSession.user_id,
-    ),
+# The session, the user's current membership in its course and the session's resource link,
+# in one round trip. The link lands in the request's identity map, so the page's own
+# ``Session.get(ResourceLink, ...)`` (every checklist page reads it) costs no query.
+_WITH_MEMBERSHIP = (
+    select(
+        LaunchSession,
+        Membership.roles,
+        Membership.is_instructor,
+        Membership.is_learner,
+        Membership.active,
+        ResourceLink,
+    )
+    .outerjoin(
+        Membership,
+        and_(
+            Membership.context_id == LaunchSession.context_id,
+            Membership.user_id == LaunchSession.user_id,
+        ),
+    )
+    .outerjoin(ResourceLink, ResourceLink.id == LaunchSession.resource_link_id)
 )
 
 
@@ -194,7 +202,7 @@ def _load(token: str, req: Request) -> LaunchSessionData:
     now = utcnow()
     if found is None:
         return LaunchSessionData({}, None, "expired")
-    row, roles, is_instructor, is_learner, active = found
+    row, roles, is_instructor, is_learner, active, link = found
     if row.expires_at <= now or now - row.created_at >= max_age():
         return LaunchSessionData({}, None, "expired")
     if row.status != ACTIVE:
@@ -223,7 +231,11 @@ def _load(token: str, req: Request) -> LaunchSessionData:
         created_at=row.created_at,
         in_course=in_course,
     )
-    return LaunchSessionData(dict(row.data or {}), state, None)
+    data = LaunchSessionData(dict(row.data or {}), state, None)
+    # The identity map holds objects weakly: this reference keeps the link there for the
+    # request, so the page's Session.get finds it without a query.
+    data.resource_link = link
+    return data
 
 
 class SkillsignSessionInterface(SecureCookieSessionInterface):

@@ -21,12 +21,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lti_app.db import utcnow
 from lti_app.db.models import LaunchData, LaunchSession, Nonce
+from lti_app.lti import registry_cache
 
 STATE_TTL = timedelta(minutes=10)
 LAUNCH_DATA_TTL = timedelta(hours=1)
@@ -78,8 +79,41 @@ def state_key(state: str) -> str:
     return "state:" + digest(state)
 
 
-def save_state(session: Session, state: str, record: dict[str, Any]) -> None:
-    put_value(session, state_key(state), record, STATE_TTL)
+_STATE_NOW: dict[str, Any] = {}
+
+
+def save_state(session: Session, state: str, record: dict[str, Any]) -> int | None:
+    """Store a login's state. On PostgreSQL: one statement, committed on its own.
+
+    The row is written in autocommit (no BEGIN, no COMMIT: one round trip instead of three)
+    and with ``synchronous_commit`` off for that transaction only (``set_config(..., true)``
+    is ``SET LOCAL`` inside the statement): the commit does not wait for the WAL flush. A
+    crash can lose the last fraction of a second of such rows, and a lost state costs one
+    learner one click (launch again); it never grants anything (docs/architecture.md §3).
+    SQLite keeps the row in the request's transaction.
+
+    Returns the registry's stamp (PostgreSQL; None on SQLite), read by the same statement.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        put_value(session, state_key(state), record, STATE_TTL)
+        return None
+    stmt = _STATE_NOW.get("pg")
+    if stmt is None:  # built once, like the other upserts here
+        cheap = select(func.set_config("synchronous_commit", "off", True).label("sc")).subquery()
+        source = select(
+            bindparam("key", type_=LaunchData.__table__.c.key.type),
+            bindparam("value", type_=LaunchData.__table__.c.value.type),
+            bindparam("expires_at", type_=LaunchData.__table__.c.expires_at.type),
+        ).select_from(cheap)
+        base = postgresql.insert(LaunchData).from_select(["key", "value", "expires_at"], source)
+        stmt = _STATE_NOW["pg"] = base.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": base.excluded.value, "expires_at": base.excluded.expires_at},
+        ).returning(registry_cache.STAMP)
+    values = {"key": state_key(state), "value": record, "expires_at": utcnow() + STATE_TTL}
+    engine = session.get_bind()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return conn.execute(stmt, values).scalar()
 
 
 def take_state(session: Session, state: str) -> dict[str, Any] | None:
@@ -101,6 +135,57 @@ def consume_nonce(session: Session, nonce: str, issuer: str, expires_at: datetim
         .returning(Nonce.nonce)
     ).first()
     return inserted is not None
+
+
+_NONCE_AND_STATE: dict[str, Any] = {}
+
+
+def consume_nonce_and_take_state(
+    session: Session, nonce: str, issuer: str, expires_at: datetime, state: str
+) -> tuple[bool, dict[str, Any] | None, int | None]:
+    """``consume_nonce`` and ``take_state`` at once: (nonce was fresh, the state's record,
+    the registry's stamp: None on SQLite).
+
+    On PostgreSQL both run in one statement (two data-modifying CTEs): one round trip
+    instead of two. The caller refuses the launch if either fails, and the request's
+    rollback then undoes both, as with two statements. SQLite runs the two statements.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        fresh = consume_nonce(session, nonce, issuer, expires_at)
+        return fresh, take_state(session, state), None
+    stmt = _NONCE_AND_STATE.get("pg")
+    if stmt is None:
+        used = (
+            postgresql.insert(Nonce)
+            .values(
+                nonce=bindparam("nonce"), issuer=bindparam("issuer"), expires_at=bindparam("exp")
+            )
+            .on_conflict_do_nothing(index_elements=["nonce"])
+            .returning(Nonce.nonce)
+            .cte("used")
+        )
+        taken = (
+            delete(LaunchData)
+            .where(LaunchData.key == bindparam("key"), LaunchData.expires_at > bindparam("now"))
+            .returning(LaunchData.value)
+            .cte("taken")
+        )
+        stmt = _NONCE_AND_STATE["pg"] = select(
+            select(func.count()).select_from(used).scalar_subquery().label("fresh"),
+            select(taken.c.value).scalar_subquery().label("record"),
+            registry_cache.STAMP.label("stamp"),
+        )
+    row = session.execute(
+        stmt,
+        {
+            "nonce": digest(nonce),
+            "issuer": issuer[:512],
+            "exp": expires_at,
+            "key": state_key(state),
+            "now": utcnow(),
+        },
+    ).one()
+    return bool(row.fresh), row.record, row.stamp
 
 
 # -- cleanup ------------------------------------------------------------------

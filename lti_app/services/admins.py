@@ -45,7 +45,6 @@ def add(
     issuer: str | None = None,
     sub: str | None = None,
     email: str | None = None,
-    actor_label: str = "cli",
 ) -> AddResult:
     """Add an admin; adding the same person again changes nothing (``created`` is False)."""
     issuer = _clean(issuer, 512, "issuer")
@@ -80,7 +79,7 @@ def add(
     audit.record(
         session,
         "admin.add",
-        actor_label=actor_label,
+        actor_label="cli",  # tool admins are managed from the command line only
         object_type="admin",
         object_id=admin.id,
         details={"issuer": issuer, "sub": sub, "email": email},
@@ -102,7 +101,7 @@ def _matching_users(session: Session, admin: Admin) -> list[int]:
     return list(session.scalars(query))
 
 
-def remove(session: Session, admin_id: int, *, actor_label: str = "cli") -> int:
+def remove(session: Session, admin_id: int) -> int:
     """Remove an entry; returns how many open launch sessions were ended."""
     admin = session.get(Admin, admin_id)
     if admin is None:
@@ -123,7 +122,7 @@ def remove(session: Session, admin_id: int, *, actor_label: str = "cli") -> int:
     audit.record(
         session,
         "admin.remove",
-        actor_label=actor_label,
+        actor_label="cli",
         object_type="admin",
         object_id=admin_id,
         details=details,

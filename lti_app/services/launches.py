@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,9 @@ class LaunchRecord:
     # Outcome of configuring the link from custom parameters: None (nothing to do),
     # "pinned", or a sentence saying why the parameters were not used.
     link_setup: str | None = None
+    # The link is pinned to a framework version (now or earlier): the launch may send each
+    # role straight to its page instead of through the landing page.
+    link_pinned: bool = False
 
 
 # Upsert statements are built once per (dialect, table) and run with parameters:
@@ -72,6 +75,18 @@ def _upsert(
     update: Callable[[Any], dict[str, Any]],
     variant: str = "",
 ) -> int:
+    return int(_upsert_row(session, model, values, keys, update, variant, (model.id,))[0])
+
+
+def _upsert_row(
+    session: Session,
+    model: Any,
+    values: dict[str, Any],
+    keys: list[str],
+    update: Callable[[Any], dict[str, Any]],
+    variant: str,
+    returning: tuple[Any, ...],
+) -> Any:
     dialect = session.get_bind().dialect.name
     cache_key = (dialect, model.__tablename__ + variant)
     stmt = _UPSERTS.get(cache_key)
@@ -80,15 +95,14 @@ def _upsert(
         base = insert(model)
         stmt = base.on_conflict_do_update(
             index_elements=keys, set_=update(base.excluded)
-        ).returning(model.id)
+        ).returning(*returning)
         _UPSERTS[cache_key] = stmt
     # Core fills in the Python-side column defaults (created_at, ...) for missing columns.
-    return int(session.connection().execute(stmt, values).scalar_one())
+    return session.connection().execute(stmt, values).one()
 
 
-def upsert_user(session: Session, issuer: str, claims: Mapping[str, Any]) -> int:
-    now = utcnow()
-    values = {
+def _user_values(issuer: str, claims: Mapping[str, Any]) -> dict[str, Any]:
+    return {
         "issuer": issuer,
         "sub": claims["sub"],
         "name": c.text(claims.get("name"), 512),
@@ -96,8 +110,12 @@ def upsert_user(session: Session, issuer: str, claims: Mapping[str, Any]) -> int
         "family_name": c.text(claims.get("family_name"), 255),
         "email": c.text(claims.get("email"), 512),
         "locale": locale_of(claims),
-        "last_seen_at": now,
+        "last_seen_at": utcnow(),
     }
+
+
+def upsert_user(session: Session, issuer: str, claims: Mapping[str, Any]) -> int:
+    values = _user_values(issuer, claims)
 
     def update(ex: Any) -> dict[str, Any]:
         # An attribute the platform stopped sending (privacy settings) keeps its last value.
@@ -116,21 +134,26 @@ def locale_of(claims: Mapping[str, Any]) -> str | None:
     )
 
 
-def upsert_context(
-    session: Session, platform: Platform, deployment: Deployment, claims: Mapping[str, Any]
-) -> int:
+def _context_values(
+    platform: Platform, deployment: Deployment, claims: Mapping[str, Any]
+) -> dict[str, Any]:
     context = c.obj(claims, c.CONTEXT)
     # The context claim is optional in LTI; without one the deployment stands for the course.
     context_id = c.text(context.get("id"), 255) or f"deployment:{deployment.deployment_id}"[:255]
-    memberships_url = c.url(c.obj(claims, c.NRPS).get("context_memberships_url"))
-    values = {
+    return {
         "platform_id": platform.id,
         "deployment_id": deployment.id,
         "context_id": context_id,
         "title": c.text(context.get("title"), 512),
         "label": c.text(context.get("label"), 255),
-        "memberships_url": memberships_url,
+        "memberships_url": c.url(c.obj(claims, c.NRPS).get("context_memberships_url")),
     }
+
+
+def upsert_context(
+    session: Session, platform: Platform, deployment: Deployment, claims: Mapping[str, Any]
+) -> int:
+    values = _context_values(platform, deployment, claims)
 
     def update(ex: Any) -> dict[str, Any]:
         return {
@@ -143,7 +166,8 @@ def upsert_context(
     return _upsert(session, Context, values, ["platform_id", "context_id"], update)
 
 
-def upsert_resource_link(session: Session, context_id: int, claims: Mapping[str, Any]) -> int:
+def _link_values(context_id: int | None, claims: Mapping[str, Any]) -> dict[str, Any]:
+    """The link's columns; the AGS ones only when the launch has the AGS claim."""
     link = c.obj(claims, c.RESOURCE_LINK)
     ags = claims.get(c.AGS_ENDPOINT)
     values: dict[str, Any] = {
@@ -151,13 +175,21 @@ def upsert_resource_link(session: Session, context_id: int, claims: Mapping[str,
         "resource_link_id": c.text(link.get("id"), 255),
         "title": c.text(link.get("title"), 512),
     }
-    has_ags = isinstance(ags, Mapping)
-    if has_ags:
+    if isinstance(ags, Mapping):
         values |= {
             "lineitem_url": c.url(ags.get("lineitem")),
             "lineitems_url": c.url(ags.get("lineitems")),
             "ags_scopes": c.strings(ags.get("scope")),
         }
+    return values
+
+
+def upsert_resource_link(
+    session: Session, context_id: int, claims: Mapping[str, Any]
+) -> tuple[int, uuid.UUID | None]:
+    """The link's id and the framework version it is pinned to (None: not set up)."""
+    values = _link_values(context_id, claims)
+    has_ags = "ags_scopes" in values
 
     def update(ex: Any) -> dict[str, Any]:
         changes: dict[str, Any] = {"title": func.coalesce(ex.title, ResourceLink.title)}
@@ -169,19 +201,22 @@ def upsert_resource_link(session: Session, context_id: int, claims: Mapping[str,
             }
         return changes
 
-    return _upsert(
+    # The pinned version comes back with the id: a pinned link (every launch but the
+    # first) needs no second read to be configured or to pick the first page.
+    row = _upsert_row(
         session,
         ResourceLink,
         values,
         ["context_id", "resource_link_id"],
         update,
-        variant=":ags" if has_ags else "",
+        ":ags" if has_ags else "",
+        (ResourceLink.id, ResourceLink.framework_version_id),
     )
+    return int(row[0]), row[1]
 
 
-def upsert_membership(session: Session, context_id: int, user_id: int, roles: Roles) -> int:
-    now = utcnow()
-    values = {
+def _membership_values(context_id: int | None, user_id: int | None, roles: Roles) -> dict[str, Any]:
+    return {
         "context_id": context_id,
         "user_id": user_id,
         "roles": list(roles.membership),
@@ -190,8 +225,12 @@ def upsert_membership(session: Session, context_id: int, user_id: int, roles: Ro
         "active": True,
         "source": "launch",
         "launched": True,
-        "updated_at": now,
+        "updated_at": utcnow(),
     }
+
+
+def upsert_membership(session: Session, context_id: int, user_id: int, roles: Roles) -> int:
+    values = _membership_values(context_id, user_id, roles)
 
     def update(ex: Any) -> dict[str, Any]:
         return {
@@ -285,11 +324,13 @@ def pin_link(session: Session, link: ResourceLink, choice: LinkChoice) -> None:
 
 
 def configure_from_custom(
-    session: Session, resource_link_id: int, custom: Mapping[str, Any]
+    session: Session, resource_link_id: int, custom: Mapping[str, Any], *, pinned: bool = False
 ) -> str | None:
-    """Pin a new link from the skillsign_* custom parameters (Deep Linking or by hand)."""
+    """Pin a new link from the skillsign_* custom parameters (Deep Linking or by hand).
+
+    ``pinned``: the caller knows the link is pinned already (nothing to read or do)."""
     framework = custom.get(CUSTOM_FRAMEWORK)
-    if not isinstance(framework, str) or not framework.strip():
+    if pinned or not isinstance(framework, str) or not framework.strip():
         return None
     link = session.get(ResourceLink, resource_link_id)
     assert link is not None
@@ -315,22 +356,170 @@ def configure_from_custom(
     return "pinned"
 
 
+# PostgreSQL: the user, context, membership and resource link upserts and the admin check in
+# one statement (data-modifying CTEs, each upsert returning its row's id to the next), built
+# once per variant: 5 round trips become 1. The ON CONFLICT clauses are those of the
+# upsert_* functions above, which SQLite runs one by one.
+_AT_ONCE: dict[str, Any] = {}
+_AT_ONCE_SQL = """
+WITH u AS (
+    INSERT INTO users (issuer, sub, name, given_name, family_name, email, locale,
+                       show_name_on_credentials, created_at, last_seen_at)
+    VALUES (:u_issuer, :u_sub, :u_name, :u_given_name, :u_family_name, :u_email, :u_locale,
+            false, :now, :u_last_seen_at)
+    ON CONFLICT (issuer, sub) DO UPDATE SET
+        name = coalesce(excluded.name, users.name),
+        given_name = coalesce(excluded.given_name, users.given_name),
+        family_name = coalesce(excluded.family_name, users.family_name),
+        email = coalesce(excluded.email, users.email),
+        locale = coalesce(excluded.locale, users.locale),
+        last_seen_at = excluded.last_seen_at
+    RETURNING id
+), ctx AS (
+    INSERT INTO contexts (platform_id, deployment_id, context_id, title, label,
+                          memberships_url, created_at)
+    VALUES (:c_platform_id, :c_deployment_id, :c_context_id, :c_title, :c_label,
+            :c_memberships_url, :now)
+    ON CONFLICT (platform_id, context_id) DO UPDATE SET
+        deployment_id = excluded.deployment_id,
+        title = coalesce(excluded.title, contexts.title),
+        label = coalesce(excluded.label, contexts.label),
+        memberships_url = coalesce(excluded.memberships_url, contexts.memberships_url)
+    RETURNING id
+), m AS (
+    INSERT INTO memberships (context_id, user_id, roles, is_instructor, is_learner, active,
+                             source, launched, updated_at)
+    SELECT ctx.id, u.id, :m_roles, :m_is_instructor, :m_is_learner, :m_active, :m_source,
+           :m_launched, :m_updated_at
+    FROM ctx, u
+    ON CONFLICT (context_id, user_id) DO UPDATE SET
+        roles = excluded.roles, is_instructor = excluded.is_instructor,
+        is_learner = excluded.is_learner, active = excluded.active,
+        launched = excluded.launched, updated_at = excluded.updated_at, source = excluded.source
+    RETURNING id
+){link_cte}
+SELECT u.id AS user_id, ctx.id AS context_id, {link_columns},
+       EXISTS (
+           SELECT 1 FROM admins
+           WHERE (admins.issuer = :u_issuer AND admins.sub = :u_sub)
+              OR (CAST(:u_email AS VARCHAR) IS NOT NULL AND admins.sub IS NULL
+                  AND lower(admins.email) = lower(CAST(:u_email AS VARCHAR))
+                  AND (admins.issuer IS NULL OR admins.issuer = :u_issuer))
+       ) AS tool_admin,
+       (SELECT count(*) FROM m) AS memberships
+FROM u, ctx{link_join}
+"""
+_LINK_CTE = """, rl AS (
+    INSERT INTO resource_links (context_id, resource_link_id, title, level_keys,
+                                lineitem_url, lineitems_url, ags_scopes, created_at)
+    SELECT ctx.id, :l_resource_link_id, :l_title, :l_level_keys, {ags_values}, :now
+    FROM ctx
+    ON CONFLICT (context_id, resource_link_id) DO UPDATE SET
+        title = coalesce(excluded.title, resource_links.title){ags_update}
+    RETURNING id, framework_version_id
+)"""
+
+
+def _at_once_statement(variant: str) -> Any:
+    stmt = _AT_ONCE.get(variant)
+    if stmt is not None:
+        return stmt
+    with_link, with_ags = variant in ("link", "link:ags"), variant == "link:ags"
+    link_cte = ""
+    if with_link:
+        link_cte = _LINK_CTE.format(
+            ags_values=":l_lineitem_url, :l_lineitems_url, :l_ags_scopes"
+            if with_ags
+            else "NULL, NULL, :l_ags_scopes",
+            ags_update=(
+                ", lineitem_url = excluded.lineitem_url, lineitems_url = excluded.lineitems_url,"
+                " ags_scopes = excluded.ags_scopes"
+            )
+            if with_ags
+            else "",
+        )
+    sql = _AT_ONCE_SQL.format(
+        link_cte=link_cte,
+        link_columns="rl.id AS link_id, rl.framework_version_id AS version_id"
+        if with_link
+        else "NULL AS link_id, NULL AS version_id",
+        link_join=", rl" if with_link else "",
+    )
+    json_list = Membership.__table__.c.roles.type
+    binds = [
+        bindparam("now", type_=User.__table__.c.created_at.type),
+        bindparam("u_last_seen_at", type_=User.__table__.c.last_seen_at.type),
+        bindparam("m_updated_at", type_=Membership.__table__.c.updated_at.type),
+        bindparam("m_roles", type_=json_list),
+    ]
+    if with_link:
+        binds += [
+            bindparam("l_level_keys", type_=json_list),
+            bindparam("l_ags_scopes", type_=json_list),
+        ]
+    stmt = _AT_ONCE[variant] = text(sql).bindparams(*binds)
+    return stmt
+
+
+def _record_rows_at_once(
+    session: Session,
+    claims: Mapping[str, Any],
+    platform: Platform,
+    deployment: Deployment,
+    roles: Roles,
+    with_link: bool,
+) -> tuple[int, int, int | None, uuid.UUID | None, bool]:
+    """(user id, context id, link id, the link's pinned version, tool admin) in one round
+    trip (PostgreSQL)."""
+    params: dict[str, Any] = {"now": utcnow()}
+    params |= {f"u_{k}": v for k, v in _user_values(platform.issuer, claims).items()}
+    params |= {f"c_{k}": v for k, v in _context_values(platform, deployment, claims).items()}
+    membership = _membership_values(None, None, roles)
+    params |= {f"m_{k}": v for k, v in membership.items() if k not in ("context_id", "user_id")}
+    variant = "none"
+    if with_link:
+        link = _link_values(None, claims)
+        variant = "link:ags" if "ags_scopes" in link else "link"
+        link.setdefault("ags_scopes", [])
+        link["level_keys"] = []
+        params |= {f"l_{k}": v for k, v in link.items() if k != "context_id"}
+    row = session.execute(_at_once_statement(variant), params).one()
+    version = row.version_id
+    if version is not None and not isinstance(version, uuid.UUID):
+        version = uuid.UUID(str(version))
+    link_id = None if row.link_id is None else int(row.link_id)
+    return int(row.user_id), int(row.context_id), link_id, version, bool(row.tool_admin)
+
+
 def record_launch(
     session: Session, claims: Mapping[str, Any], platform: Platform, deployment: Deployment
 ) -> LaunchRecord:
     """Upsert everything a launch tells us; the caller owns the transaction."""
     roles = classify(claims.get(c.ROLES) if isinstance(claims.get(c.ROLES), list) else None)
     message_type = str(claims.get(c.MESSAGE_TYPE))
-    user_id = upsert_user(session, platform.issuer, claims)
-    context_id = upsert_context(session, platform, deployment, claims)
-    upsert_membership(session, context_id, user_id, roles)
+    with_link = message_type == c.RESOURCE_LINK_REQUEST and bool(
+        c.text(c.obj(claims, c.RESOURCE_LINK).get("id"), 255)
+    )
+    email = c.text(claims.get("email"), 512)
     resource_link_id = None
     link_setup = None
-    if message_type == c.RESOURCE_LINK_REQUEST and c.text(
-        c.obj(claims, c.RESOURCE_LINK).get("id"), 255
-    ):
-        resource_link_id = upsert_resource_link(session, context_id, claims)
-        link_setup = configure_from_custom(session, resource_link_id, c.obj(claims, c.CUSTOM))
+    pinned = False
+    if session.get_bind().dialect.name == "postgresql":
+        rows = _record_rows_at_once(session, claims, platform, deployment, roles, with_link)
+        user_id, context_id, resource_link_id, version_id, tool_admin = rows
+    else:
+        user_id = upsert_user(session, platform.issuer, claims)
+        context_id = upsert_context(session, platform, deployment, claims)
+        upsert_membership(session, context_id, user_id, roles)
+        tool_admin = is_tool_admin(session, platform.issuer, claims["sub"], email)
+        if with_link:
+            resource_link_id, version_id = upsert_resource_link(session, context_id, claims)
+    if resource_link_id is not None:
+        pinned = version_id is not None
+        link_setup = configure_from_custom(
+            session, resource_link_id, c.obj(claims, c.CUSTOM), pinned=pinned
+        )
+        pinned = pinned or link_setup == "pinned"
     # Return URLs are signed by the platform: their origin may frame us (Canvas schools).
     for return_url in (
         c.obj(claims, c.LAUNCH_PRESENTATION).get("return_url"),
@@ -343,12 +532,11 @@ def record_launch(
         context_id=context_id,
         resource_link_id=resource_link_id,
         roles=roles,
-        is_tool_admin=is_tool_admin(
-            session, platform.issuer, claims["sub"], c.text(claims.get("email"), 512)
-        ),
+        is_tool_admin=tool_admin,
         locale=locale_of(claims),
         message_type=message_type,
         link_setup=link_setup,
+        link_pinned=pinned,
     )
 
 

@@ -152,7 +152,6 @@ def verify_url(
     url: str,
     *,
     remote: RemoteFetcher | None,
-    now: datetime | None = None,
 ) -> VerificationResult:
     """Verify what a URL holds; our own URLs are answered from the database."""
     url = url.strip()
@@ -165,7 +164,7 @@ def verify_url(
         raise FetchError("fetching other sites is switched off here")
     else:
         body = remote.get(url, "application/ld+json, application/json, image/png, */*")
-    return verify(session, body, remote=remote, now=now)
+    return verify(session, body, remote=remote)
 
 
 # --------------------------------------------------------------------------- who issued it

@@ -57,10 +57,9 @@ def json_response(
     return response.make_conditional(request)
 
 
-def _file(download: credential_store.Download, *, attachment: bool = True) -> Response:
+def _file(download: credential_store.Download) -> Response:
     response = Response(download.body, mimetype=download.media_type)
-    if attachment:
-        response.headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{download.filename}"'
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Cache-Control"] = "no-cache"
     return response

@@ -7,7 +7,10 @@ registration token), so they are exempt from CSRFProtect.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
+import secrets
 from typing import Any
 
 from flask import (
@@ -22,6 +25,7 @@ from flask import (
     request,
     url_for,
 )
+from sqlalchemy.orm import Session
 
 from lti_app import request_db
 from lti_app.config import PRODUCTION
@@ -29,7 +33,7 @@ from lti_app.db.models import Platform
 from lti_app.lti import claims as c
 from lti_app.lti import login as oidc
 from lti_app.lti import registration as dynamic
-from lti_app.lti import sessions, storage
+from lti_app.lti import registry_cache, sessions, storage
 from lti_app.lti.errors import LaunchError
 from lti_app.lti.jwks import platform_keys
 from lti_app.lti.launch import LaunchPolicy, ToolMessageLaunch
@@ -75,14 +79,30 @@ def login() -> Response:
     storage.maybe_purge(db)
     params = _params()
     browser_cookie = request.cookies.get(oidc.BROWSER_COOKIE) or None
-    start = oidc.start_login(
-        db,
-        params,
-        base_url=base_url(),
-        launch_url=launch_url(),
-        browser_id=browser_cookie,
-        auto_approve_deployments=current_app.config["AUTO_APPROVE_DEPLOYMENTS"],
-    )
+
+    def start_login() -> oidc.LoginStart:
+        return oidc.start_login(
+            db,
+            params,
+            base_url=base_url(),
+            launch_url=launch_url(),
+            browser_id=browser_cookie,
+            auto_approve_deployments=current_app.config["AUTO_APPROVE_DEPLOYMENTS"],
+        )
+
+    # The platform and its deployments may come from this process's cache; the state write
+    # brings back the registry's stamp, and a changed registry (or a refusal the cache may
+    # have caused) runs the login once more on fresh rows (lti/registry_cache.py).
+    try:
+        start = start_login()
+    except LaunchError as exc:
+        if exc.code not in registry_cache.REGISTRY_REFUSALS or not registry_cache.forget(
+            db, params.get("iss")
+        ):
+            raise
+        start = start_login()
+    if not registry_cache.is_current(db, start.registry_stamp):
+        start = start_login()
     platform_origin = registry.origin(start.platform.auth_login_url)
     if start.storage_target:
         response = make_response(
@@ -137,31 +157,93 @@ def _frame_origins(claims: dict[str, Any]) -> list[str]:
     return sorted(set(found))
 
 
+def _validated_launch(db: Session, browser_id: str | None) -> ToolMessageLaunch:
+    """The launch POST validated, against fresh registry rows if the cached ones are stale.
+
+    The platform and deployment may come from this process's cache; the nonce statement
+    brings back the registry's stamp. When it changed, or when the launch was refused for a
+    reason a stale cache could cause, the transaction is rolled back (the nonce and state
+    with it) and the launch validated once more on rows read now (lti/registry_cache.py)."""
+
+    def validate() -> ToolMessageLaunch:
+        return ToolMessageLaunch(
+            request.form,
+            db=db,
+            tool_conf=RegistryToolConf(db, tool_keys()),
+            keys=platform_keys(),
+            policy=LaunchPolicy(
+                base_url=base_url(),
+                auto_approve_deployments=current_app.config["AUTO_APPROVE_DEPLOYMENTS"],
+            ),
+            browser_id=browser_id,
+            secure=request.is_secure,
+            record_pending=_record_pending,
+        ).validate()
+
+    def again() -> ToolMessageLaunch:
+        db.rollback()
+        db.expunge_all()  # nothing from the first attempt is reused
+        return validate()
+
+    try:
+        message = validate()
+    except LaunchError as exc:
+        issuer = exc_issuer(request.form.get("id_token", ""))
+        if exc.code not in registry_cache.REGISTRY_REFUSALS or not registry_cache.forget(
+            db, issuer
+        ):
+            raise
+        return again()
+    if not registry_cache.is_current(db, message.registry_stamp):
+        return again()
+    return message
+
+
+def exc_issuer(id_token: str) -> str | None:
+    """The unverified ``iss`` of an id_token, only to pick which cached issuer to drop."""
+    try:
+        body = id_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (IndexError, ValueError, UnicodeDecodeError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
+def _first_page(record: launches.LaunchRecord, token: str) -> str:
+    """Where the launch's 303 leads: a set-up link's learners and instructors straight to
+    their page (what the landing page would redirect them to, one request and its session
+    read earlier), everyone else to the landing page, which knows the other cases.
+
+    A 303 and not the page in the launch's answer: a refresh or Back then repeats a GET
+    under /s/<token>/, never the launch POST, whose nonce is spent (a replay error)."""
+    if record.message_type == c.RESOURCE_LINK_REQUEST and record.link_pinned:
+        if record.roles.is_instructor:
+            return url_for("instructor.grid", ls=token)
+        if record.roles.is_learner:
+            return url_for("learner.checklist", ls=token)
+    return url_for("launch.landing", ls=token)
+
+
 @bp.post("/lti/launch")
 @exempt
 def launch() -> Response:
     db = request_db.session()
     browser_id = request.cookies.get(oidc.BROWSER_COOKIE) or None
-    message = ToolMessageLaunch(
-        request.form,
-        db=db,
-        tool_conf=RegistryToolConf(db, tool_keys()),
-        keys=platform_keys(),
-        policy=LaunchPolicy(
-            base_url=base_url(),
-            auto_approve_deployments=current_app.config["AUTO_APPROVE_DEPLOYMENTS"],
-        ),
-        browser_id=browser_id,
-        secure=request.is_secure,
-        record_pending=_record_pending,
-    ).validate()
+    message = _validated_launch(db, browser_id)
     claims = message.claims
     frames_before = set((message.platform.details or {}).get("frame_origins", []))
     record = launches.record_launch(db, claims, message.platform, message.deployment)
     if set((message.platform.details or {}).get("frame_origins", [])) != frames_before:
         forget_frame_origins(current_app._get_current_object())  # type: ignore[attr-defined]
 
-    data: dict[str, Any] = {"_frame_origins": _frame_origins(claims)}
+    data: dict[str, Any] = {
+        "_frame_origins": _frame_origins(claims),
+        # The CSRF secret is made here, in the row the launch writes anyway: made by the
+        # first page with a form instead, it costs that page a second transaction to save
+        # the session (Flask-WTF keeps it in the session, and generates it when missing).
+        current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"): secrets.token_hex(20),
+    }
     if record.message_type == c.DEEP_LINKING_REQUEST:
         data["_launch_id"] = message.get_launch_id()
     if record.link_setup and record.link_setup != "pinned":
@@ -187,7 +269,7 @@ def launch() -> Response:
     )
     g.extra_frame_origins = data["_frame_origins"]
     if bound_by_cookie:
-        return redirect(url_for("launch.landing", ls=token), 303)
+        return redirect(_first_page(record, token), 303)
     record_state = message.state_record
     return make_response(
         render_template(

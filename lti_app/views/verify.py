@@ -123,7 +123,8 @@ def remote_fetcher() -> verification.RemoteFetcher | None:
     return verification.RemoteFetcher(outbound.verifier())
 
 
-def _body(limit: int = MAX_UPLOAD_BYTES) -> bytes:
+def _body() -> bytes:
+    limit = MAX_UPLOAD_BYTES
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(f"the request is {request.content_length} bytes; the limit is {limit}")
     data = request.stream.read(limit + 1)

@@ -12,6 +12,7 @@ from lti_app.db.models.lti import (
     Membership,
     Nonce,
     Platform,
+    RegistryVersion,
     ResourceLink,
     User,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "Nonce",
     "OutboxMessage",
     "Platform",
+    "RegistryVersion",
     "ResourceLink",
     "SignoffEvent",
     "SignoffRequest",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lti_app.db.base import Base, utcnow
@@ -172,3 +172,20 @@ class LaunchData(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[dict[str, Any]]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class RegistryVersion(Base):
+    """One row whose ``stamp`` changes with every change to ``platforms`` or ``deployments``.
+
+    Database triggers (migration ``0007_launch_cost``) set a new random stamp on every
+    insert, update, delete or truncate of either table, whoever makes it (CLI, admin page,
+    dynamic registration, a launch recording a deployment, plain SQL). Each process caches
+    platforms and deployments with the stamp they were read at, and every launch-path
+    statement brings the current stamp back with its own answer (lti/registry_cache.py):
+    a change is seen by the next login or launch in every process, at no extra round trip.
+    """
+
+    __tablename__ = "registry_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    stamp: Mapped[int] = mapped_column(BigInteger)
