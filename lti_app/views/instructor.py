@@ -10,11 +10,10 @@ signs nothing; the confirmation needs no JavaScript.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import parse_qsl, urlencode
 
 from flask import (
@@ -34,6 +33,7 @@ from lti_app.auth import current_actor, launch_blueprint, require_instructor
 from lti_app.db.models import Context, SignoffRequest
 from lti_app.errors import AppError, NotFound
 from lti_app.lti import http as outbound
+from lti_app.lti import storage
 from lti_app.services import awarding, checklists, roster, signoff_requests, signoffs
 from lti_app.views import checklist_pages as pages
 
@@ -43,7 +43,7 @@ bp.context_processor(pages.nav_context)
 
 GRID_ARGS = ("level", "status", "q", "page")
 ALREADY_SHOWN = 8  # "already signed" messages listed one by one; the rest are counted
-ROSTER_RETRY = 300.0  # seconds before the grid asks a failing platform for the roster again
+ROSTER_RETRY = timedelta(minutes=5)  # before the grid asks a failing platform again
 
 
 def _grid_args(source: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -82,10 +82,12 @@ def _refresh_roster(*, force: bool) -> None:
                     "info",
                 )
             return
-        failures = app.extensions.setdefault("skillsign.roster_failures", {})
+        # A failure is remembered in the database, not in this process: every worker (and
+        # host) then waits out the same ROSTER_RETRY instead of each asking the platform.
+        failed = f"roster-failed:{context.id}"
         if not force and (
             roster.is_fresh(context, roster.DEFAULT_MAX_AGE)
-            or time.monotonic() - failures.get(context.id, -ROSTER_RETRY) < ROSTER_RETRY
+            or storage.get_value(db, failed) is not None
         ):
             return
         try:
@@ -94,7 +96,7 @@ def _refresh_roster(*, force: bool) -> None:
             )
         except roster.RosterUnavailable as exc:
             # A platform that fails is asked again after a while, not on every page.
-            failures[context.id] = time.monotonic()
+            storage.put_value(db, failed, {}, ROSTER_RETRY)
             log.warning("roster not read", extra={"context_id": context_id, "reason": str(exc)})
             flash(
                 gettext(

@@ -1,0 +1,88 @@
+"""A platform whose roster fails is left alone for a while by every worker process, not by
+the one that saw the failure only: the wait is kept in the database (docs/architecture.md §1).
+
+Two app instances on one database stand for two gunicorn workers; a real HTTP server
+stands for the platform and counts what it is asked.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from support.checklist_world import make_world
+from support.servers import ServedApp, serve
+
+from keys import KeyKind, KeyStore
+from lti_app import create_app
+from lti_app.db import utcnow
+from lti_app.db.models import Context, LaunchData, Platform
+from lti_app.request_db import database
+
+FAILED = "could not be read from the platform"
+
+
+class DownPlatform:
+    """Answers every token and roster request with 503, and counts them."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with self._lock:
+            self.paths.append(environ["PATH_INFO"])
+        start_response("503 Service Unavailable", [("Content-Type", "application/json")])
+        return [b'{"error": "temporarily_unavailable"}']
+
+
+@pytest.fixture
+def down() -> Iterator[tuple[DownPlatform, ServedApp]]:
+    platform = DownPlatform()
+    server = serve(platform)
+    yield platform, server
+    server.stop()
+
+
+@pytest.fixture
+def second_app(app):
+    """Another worker: its own process state (extensions, caches), the same database."""
+    keep = ("ENV", "TESTING", "DATABASE_URL", "INSTANCE_DIR", "SECRET_KEY", "BASE_URL")
+    other = create_app({name: app.config[name] for name in keep})
+    yield other
+    other.extensions["skillsign.db"].dispose()
+
+
+def test_a_roster_failure_seen_by_one_worker_holds_back_the_other(app, second_app, down):
+    platform, server = down
+    world = make_world(app)
+    KeyStore(app.config["KEYS_DIR"]).ensure(KeyKind.RSA)
+    with app.app_context(), database(app).transaction() as session:
+        session.get(Context, world.context_a).memberships_url = f"{server.url}/memberships"
+        session.get(Platform, world.platform_id).auth_token_url = f"{server.url}/token"
+
+    first = world.caller(app.test_client(), world.instructor).get("/grid")
+    assert first.status_code == 200 and FAILED in first.text
+    assert platform.paths == ["/token"]  # the token request failed: no roster
+
+    # The other worker, which never saw the failure itself, does not ask again.
+    other = world.caller(second_app.test_client(), world.instructor)
+    again = other.get("/grid")
+    assert again.status_code == 200 and FAILED not in again.text
+    assert world.learner.name in again.text
+    assert platform.paths == ["/token"]
+
+    # Once the wait is over (its row expired), whichever worker comes next asks again.
+    with app.app_context(), database(app).transaction() as session:
+        session.execute(
+            update(LaunchData)
+            .where(LaunchData.key == f"roster-failed:{world.context_a}")
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    later = other.get("/grid")
+    assert FAILED in later.text
+    assert platform.paths == ["/token", "/token"]
