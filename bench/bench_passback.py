@@ -37,7 +37,7 @@ from lti_app import create_app  # noqa: E402
 from lti_app.db.models import FrameworkLevel, Statement  # noqa: E402
 from lti_app.demo import CLIENT_ID, register_with_tool  # noqa: E402
 from lti_app.demo.seed import PRESET_LINK_ID  # noqa: E402
-from lti_app.lti.services_client import (  # noqa: E402
+from lti_app.lms import (  # noqa: E402
     SCOPE_LINEITEM,
     SCOPE_SCORE,
     AccessTokenCache,

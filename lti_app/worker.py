@@ -18,8 +18,8 @@ from flask import Flask
 from keys import KeyStore
 from lti_app.config import PRODUCTION
 from lti_app.db import Database
+from lti_app.lms import TIMEOUT, TOKENS, AccessTokenCache
 from lti_app.lti import http as outbound
-from lti_app.lti.services_client import TIMEOUT, TOKENS, AccessTokenCache
 from lti_app.outbound import PLATFORM, Fetcher, Timeout
 from lti_app.services import gradebook, outbox, passback, roster
 from lti_app.services.outbox import (

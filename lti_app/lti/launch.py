@@ -40,7 +40,7 @@ from pylti1p3.session import SessionService
 from sqlalchemy.orm import Session
 
 from lti_app.db.models import Deployment, Platform
-from lti_app.lti import claims as c
+from lti_app.lms import claims as c
 from lti_app.lti import http, registry_cache, storage
 from lti_app.lti.errors import AGAIN, LaunchError
 from lti_app.lti.jwks import KeySetError, PlatformKeyCache

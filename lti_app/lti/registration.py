@@ -40,8 +40,8 @@ from sqlalchemy.orm import Session
 
 from lti_app.db.models import Platform
 from lti_app.errors import AppError
+from lti_app.lms.claims import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST
 from lti_app.lti import http, storage
-from lti_app.lti.claims import DEEP_LINKING_REQUEST, RESOURCE_LINK_REQUEST
 from lti_app.outbound import Fetcher
 from lti_app.services import registry
 

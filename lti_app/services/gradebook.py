@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from frameworks import score as fraction_met
 from lti_app.db import utcnow
 from lti_app.db.models import Context, Membership, OutboxMessage, ResourceLink, User
-from lti_app.lti.services_client import SCOPE_LINEITEM, SCOPE_SCORE
+from lti_app.lms import SCOPE_LINEITEM, SCOPE_SCORE
 from lti_app.services import outbox
 from lti_app.services.progress import cohort_met, linked_statement_ids, met_statement_ids
 

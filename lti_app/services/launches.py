@@ -30,8 +30,8 @@ from lti_app.db.models import (
     Statement,
     User,
 )
-from lti_app.lti import claims as c
-from lti_app.lti.roles import Roles, classify
+from lti_app.lms import claims as c
+from lti_app.lms.roles import Roles, classify
 from lti_app.services import frameworks as framework_service
 from lti_app.services import registry
 

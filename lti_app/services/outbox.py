@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session
 from keys import KeyStore
 from lti_app.db import Database, utcnow
 from lti_app.db.models import OutboxMessage
+from lti_app.lms import TIMEOUT, AccessTokenCache
 from lti_app.logs import scrub
-from lti_app.lti.services_client import TIMEOUT, AccessTokenCache
 from lti_app.outbound import PLATFORM, Fetcher, Timeout
 
 log = logging.getLogger("skillsign.outbox")

@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from lti_app.db.models import Platform, ResourceLink, User
-from lti_app.lti.services_client import PlatformCredentials, ServiceError, ServicesClient
+from lti_app.lms import PlatformCredentials, ServiceError, ServicesClient
 from lti_app.services import gradebook
 from lti_app.services.outbox import (
     Claimed,

@@ -1,7 +1,7 @@
 """The course roster from the platform (LTI NRPS 2.0), so instructors see every learner,
 including those who never launched the tool.
 
-Roles follow the launch rule (lti_app/lti/roles.py): only membership (course)
+Roles follow the launch rule (lti_app/lms/roles.py): only membership (course)
 roles count, institution roles grant nothing. A member the roster no longer
 lists, or lists as Inactive/Deleted, becomes inactive here; nothing is deleted,
 because sign-offs and credentials point at the user.
@@ -26,14 +26,14 @@ from sqlalchemy.orm import Session
 from keys import KeyStore
 from lti_app.db import utcnow
 from lti_app.db.models import Context, Membership, OutboxMessage, Platform, User
-from lti_app.lti.roles import MEMBERSHIP, classify
-from lti_app.lti.services_client import (
+from lti_app.lms import (
     TIMEOUT,
     AccessTokenCache,
     PlatformCredentials,
     ServiceError,
     ServicesClient,
 )
+from lti_app.lms.roles import MEMBERSHIP, classify
 from lti_app.outbound import Fetcher, Timeout
 from lti_app.services import outbox
 from lti_app.services.outbox import (

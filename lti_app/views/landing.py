@@ -16,12 +16,12 @@ from lti_app import request_db
 from lti_app.auth import current_actor, launch_blueprint, require_instructor
 from lti_app.db.models import Context, ResourceLink, User
 from lti_app.errors import Conflict, Forbidden
-from lti_app.lti import claims as c
+from lti_app.lms import claims as c
+from lti_app.lms.roles import INSTRUCTOR_SUBROLE, TEACHING_ASSISTANT
 from lti_app.lti import deep_linking
 from lti_app.lti import sessions as launch_sessions
 from lti_app.lti.jwks import platform_keys
 from lti_app.lti.launch import LaunchPolicy, restore
-from lti_app.lti.roles import INSTRUCTOR_SUBROLE, TEACHING_ASSISTANT
 from lti_app.lti.tool_conf import RegistryToolConf
 from lti_app.lti.tool_keys import tool_keys
 from lti_app.services import frameworks as framework_service

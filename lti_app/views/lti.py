@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from lti_app import request_db
 from lti_app.config import PRODUCTION
 from lti_app.db.models import Platform
-from lti_app.lti import claims as c
+from lti_app.lms import claims as c
 from lti_app.lti import login as oidc
 from lti_app.lti import registration as dynamic
 from lti_app.lti import registry_cache, sessions, storage

@@ -31,7 +31,7 @@ from lti_app.db.models import (
     StatusList,
     User,
 )
-from lti_app.lti.services_client import SCOPE_LINEITEM, SCOPE_SCORE
+from lti_app.lms import SCOPE_LINEITEM, SCOPE_SCORE
 from lti_app.services.gradebook import dedupe_key
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]

@@ -40,7 +40,7 @@ from support.adversarial_tokens import (
 )
 from support.lti_platform import rsa_pem
 
-from lti_app.lti import claims as c
+from lti_app.lms import claims as c
 
 REMOVE = object()  # a claim the case deletes
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"

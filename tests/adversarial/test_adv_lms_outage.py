@@ -22,7 +22,7 @@ from support.services_platform import CLIENT_ID, ISSUER, IndependentPlatform
 
 from keys import KeyKind, KeyStore
 from lti_app.db.models import Context, OutboxMessage
-from lti_app.lti.services_client import AccessTokenCache
+from lti_app.lms import AccessTokenCache
 from lti_app.services import gradebook
 from lti_app.services.outbox import RetryPolicy
 from lti_app.services.progress import linked_statement_ids

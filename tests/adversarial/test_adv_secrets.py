@@ -31,10 +31,10 @@ from frameworks import load
 from keys import KeyKind, KeyStore
 from lti_app.config import load_settings
 from lti_app.db.models import FrameworkVersion, OutboxMessage, Platform, ResourceLink, User
+from lti_app.lms import SCOPE_LINEITEM, SCOPE_SCORE, AccessTokenCache
+from lti_app.lms import claims as c
 from lti_app.logs import JsonFormatter
-from lti_app.lti import claims as c
 from lti_app.lti.login import BROWSER_COOKIE
-from lti_app.lti.services_client import SCOPE_LINEITEM, SCOPE_SCORE, AccessTokenCache
 from lti_app.services.frameworks import import_framework
 from lti_app.worker import Worker
 

@@ -22,9 +22,9 @@ from support.services_platform import CLIENT_ID, ISSUER, IndependentPlatform
 from keys import KeyKind, KeyStore
 from lti_app.db import utcnow
 from lti_app.db.models import Context, LaunchSession, SignoffEvent, Statement
+from lti_app.lms import AccessTokenCache
+from lti_app.lms.roles import classify
 from lti_app.lti import sessions
-from lti_app.lti.roles import classify
-from lti_app.lti.services_client import AccessTokenCache
 from lti_app.services.launches import LaunchRecord
 from lti_app.services.roster import sync_roster
 

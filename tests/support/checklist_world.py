@@ -22,8 +22,8 @@ from flask_wtf.csrf import generate_csrf
 
 from frameworks import load
 from lti_app.db.models import Context, Deployment, Membership, Platform, ResourceLink, User
+from lti_app.lms.roles import classify
 from lti_app.lti import sessions
-from lti_app.lti.roles import classify
 from lti_app.request_db import database
 from lti_app.services.frameworks import import_framework
 from lti_app.services.launches import LaunchRecord

@@ -19,7 +19,7 @@ from lti_app.db.models import (
     SignoffEvent,
     User,
 )
-from lti_app.lti.services_client import (
+from lti_app.lms import (
     SCOPE_LINEITEM,
     SCOPE_RESULT_READONLY,
     SCOPE_SCORE,

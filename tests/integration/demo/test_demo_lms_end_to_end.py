@@ -11,7 +11,7 @@ from keys import KeyStore
 from lti_app.db.models import Context, Membership, ResourceLink, User
 from lti_app.demo.models import DemoLineItem, DemoLink, DemoScore
 from lti_app.demo.seed import PEOPLE, PRESET_LINK_ID
-from lti_app.lti.services_client import AccessTokenCache
+from lti_app.lms import AccessTokenCache
 from lti_app.request_db import database
 from lti_app.services import gradebook
 from lti_app.services.progress import linked_statement_ids

@@ -19,7 +19,7 @@ from lti_app.db import utcnow
 from lti_app.demo import CLIENT_ID, DEPLOYMENT_ID, create_demo_lms
 from lti_app.demo.messages import AGS_CLAIM, LTI, NRPS_CLAIM, SCOPE_NRPS, SCOPE_SCORE
 from lti_app.demo.seed import PEOPLE, PRESET_LINK_ID
-from lti_app.lti.services_client import (
+from lti_app.lms import (
     AccessTokenCache,
     PlatformCredentials,
     ServiceError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lti_app.lti.roles import classify
+from lti_app.lms.roles import classify
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2"
 

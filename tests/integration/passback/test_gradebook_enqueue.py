@@ -10,7 +10,7 @@ from support.lti_rows import make_course, sign
 
 from lti_app.db import utcnow
 from lti_app.db.models import OutboxMessage
-from lti_app.lti.services_client import SCOPE_LINEITEM, SCOPE_SCORE
+from lti_app.lms import SCOPE_LINEITEM, SCOPE_SCORE
 from lti_app.services import gradebook, outbox
 from lti_app.services.progress import linked_statement_ids
 

@@ -12,7 +12,7 @@ from support.lti_rows import sign
 
 from lti_app.db import utcnow
 from lti_app.db.models import OutboxMessage, ResourceLink
-from lti_app.lti.services_client import AccessTokenCache
+from lti_app.lms import AccessTokenCache
 from lti_app.services import gradebook, outbox
 from lti_app.services.outbox import RetryPolicy
 from lti_app.services.progress import linked_statement_ids

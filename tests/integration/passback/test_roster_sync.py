@@ -11,7 +11,7 @@ from support.services_platform import CLIENT_ID, ISSUER
 
 from lti_app.db import utcnow
 from lti_app.db.models import Context, Membership, User
-from lti_app.lti.services_client import AccessTokenCache
+from lti_app.lms import AccessTokenCache
 from lti_app.services.roster import RosterUnavailable, enqueue_sync, parse_member, sync_roster
 from lti_app.worker import Worker
 

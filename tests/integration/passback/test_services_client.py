@@ -5,10 +5,13 @@ from __future__ import annotations
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
+from support.servers import serve
 from support.services_platform import CLIENT_ID, ISSUER
+from werkzeug.wrappers import Request, Response
 
 from keys import KeyKind
-from lti_app.lti.services_client import (
+from lti_app.lms import (
+    CLIENT_ASSERTION_TYPE,
     SCOPE_LINEITEM,
     SCOPE_NRPS,
     SCOPE_SCORE,
@@ -113,3 +116,42 @@ def test_paging_that_loops_is_stopped(db, tool_keys, platform):
     )
     with pytest.raises(ServiceError, match="paging does not end"):
         list(client.memberships(url))
+
+
+def test_a_declared_audience_reaches_the_token_endpoint(tool_keys):
+    # Canvas: the assertion's audience is not the token URL. A real token endpoint checks
+    # the signature and the audience as the platform does, through our fetcher.
+    canvas_audience = "https://canvas.instructure.com/login/oauth2/token"
+    keyset = KeySet.import_key_set(tool_keys.public_jwks(KeyKind.RSA))
+    seen: list[dict[str, str]] = []
+
+    @Request.application
+    def token_endpoint(request: Request) -> Response:
+        form = request.form.to_dict()
+        seen.append(form)
+        claims = jwt.decode(form["client_assertion"], keyset, algorithms=["RS256"]).claims
+        if claims["aud"] != canvas_audience:
+            return Response('{"error": "invalid_client"}', 400, mimetype="application/json")
+        return Response(
+            '{"access_token": "t-1", "token_type": "Bearer", "expires_in": 3600}',
+            mimetype="application/json",
+        )
+
+    server = serve(token_endpoint)
+    try:
+        url = f"{server.url}/login/oauth2/token"
+        declared = PlatformCredentials(ISSUER, CLIENT_ID, url, audience=canvas_audience)
+        client = ServicesClient(declared, tool_keys, tokens=AccessTokenCache())
+        assert client.access_token([SCOPE_SCORE, SCOPE_LINEITEM]) == "t-1"
+        assert seen[0]["grant_type"] == "client_credentials"
+        assert seen[0]["client_assertion_type"] == CLIENT_ASSERTION_TYPE
+        assert seen[0]["scope"] == f"{SCOPE_LINEITEM} {SCOPE_SCORE}"
+
+        undeclared = PlatformCredentials(ISSUER, CLIENT_ID, url)  # aud would be the URL
+        with pytest.raises(ServiceError, match="refused an access token") as refused:
+            ServicesClient(undeclared, tool_keys, tokens=AccessTokenCache()).access_token(
+                [SCOPE_SCORE]
+            )
+        assert refused.value.status == 400
+    finally:
+        server.stop()

@@ -8,7 +8,7 @@ from support.services_platform import CLIENT_ID, ISSUER
 
 from keys import KeyStore
 from lti_app.db.models import Context, Membership, User
-from lti_app.lti.services_client import (
+from lti_app.lms import (
     SCOPE_RESULT_READONLY,
     AccessTokenCache,
     PlatformCredentials,
