@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,8 +32,6 @@ from lti_app.db.models import (
     Credential,
     FrameworkLevel,
     FrameworkVersion,
-    SignoffEvent,
-    Statement,
     User,
 )
 from lti_app.services import audit, outbox, progress, status_lists
@@ -128,40 +126,34 @@ _CHUNK = 1000
 
 
 def _signoffs_of(
-    session: Session, learner_ids: Collection[int], level_ids: Collection[uuid.UUID]
+    session: Session, learner_ids: Collection[int], levels: Collection[FrameworkLevel]
 ) -> dict[tuple[int, uuid.UUID], list[_Signoff]]:
     """Who signed each statement of each level, and when (the deciding event of each), for
-    every learner at once: one query per thousand learners, not one per credential."""
-    found: dict[tuple[int, uuid.UUID], list[_Signoff]] = defaultdict(list)
-    learners = sorted(set(learner_ids))
-    levels = sorted(set(level_ids), key=str)
-    for start in range(0, len(learners), _CHUNK):
-        chunk = learners[start : start + _CHUNK]
-        latest = (
-            select(func.max(SignoffEvent.id).label("id"))
-            .join(Statement, Statement.id == SignoffEvent.statement_id)
-            .where(SignoffEvent.learner_id.in_(chunk), Statement.level_id.in_(levels))
-            .group_by(SignoffEvent.learner_id, SignoffEvent.statement_id)
-            .subquery()
-        )
+    every learner at once: the one progress query (``progress.latest_events``) and one for
+    the signers' names, not a query per credential."""
+    placed = {st.id: (level.id, st.position) for level in levels for st in level.statements}
+    met = [
+        (learner_id, statement_id, latest)
+        for (learner_id, statement_id), latest in progress.latest_events(
+            session, learner_ids, placed
+        ).items()
+        if latest.met
+    ]
+    actors = sorted({latest.actor_id for _, _, latest in met if latest.actor_id is not None})
+    names: dict[int, str | None] = {}
+    for start in range(0, len(actors), _CHUNK):
         rows = session.execute(
-            select(
-                SignoffEvent.learner_id,
-                Statement.level_id,
-                Statement.position,
-                SignoffEvent.actor_label,
-                User.name,
-                SignoffEvent.signed_at,
-            )
-            .join(latest, SignoffEvent.id == latest.c.id)
-            .join(Statement, Statement.id == SignoffEvent.statement_id)
-            .outerjoin(User, User.id == SignoffEvent.actor_id)
-            .where(SignoffEvent.action == "sign")
-            .order_by(SignoffEvent.learner_id, Statement.position)
+            select(User.id, User.name).where(User.id.in_(actors[start : start + _CHUNK]))
         )
-        for learner_id, level_id, position, label, actor_name, signed_at in rows:
-            signer = (actor_name or label or "an instructor").strip()
-            found[(learner_id, level_id)].append(_Signoff(position, signer, signed_at))
+        names.update((user_id, name) for user_id, name in rows)
+    found: dict[tuple[int, uuid.UUID], list[_Signoff]] = defaultdict(list)
+    for learner_id, statement_id, latest in sorted(
+        met, key=lambda m: (m[0], placed[m[1]][1], str(m[1]))
+    ):
+        level_id, position = placed[statement_id]
+        name = names.get(latest.actor_id) if latest.actor_id is not None else None
+        signer = (name or latest.actor_label or "an instructor").strip()
+        found[(learner_id, level_id)].append(_Signoff(position, signer, latest.signed_at))
     return found
 
 
@@ -257,7 +249,7 @@ def _issue_all(
     issuer = issuer_service.context(session)
     signer = issuer.signer()
     issued_at = now or now_utc()
-    signoffs = _signoffs_of(session, [a.learner.id for a in awards], [a.level.id for a in awards])
+    signoffs = _signoffs_of(session, [a.learner.id for a in awards], [a.level for a in awards])
     achievements: dict[uuid.UUID, ob3.AchievementInput] = {}
     profile = issuer_profile(issuer, signer.issuer_did)
     try:

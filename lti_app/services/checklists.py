@@ -1,8 +1,8 @@
 """View models of the checklist pages: a learner's progress, the instructor grid, the
 cohort, the progress CSV and a learner's audit trail.
 
-Everything is read from the append-only sign-off log with the rule of
-``services.progress`` (the latest event per learner and statement decides).
+Everything is read from the append-only sign-off log with the one progress query,
+``services.progress.latest_events`` (the latest event per learner and statement decides).
 Each function costs a fixed number of queries whatever the number of
 learners: the grid of 500 learners x 40 statements reads the roster and the
 per-learner counts once, and details only for the page shown.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, aliased, defer
 
 from lti_app.db.models import (
@@ -27,14 +27,12 @@ from lti_app.db.models import (
     FrameworkVersion,
     Membership,
     ResourceLink,
-    SignoffEvent,
     SignoffRequest,
     User,
 )
-from lti_app.services import csv_safe
+from lti_app.services import csv_safe, progress
 
 PER_PAGE = 50
-_CHUNK = 5000  # learners per query: bound parameters stay far below every database's limit
 MAX_PER_PAGE = 200
 STATUSES = ("not_started", "in_progress", "complete")
 StatusFilter = Literal["all", "not_started", "in_progress", "complete"]
@@ -225,79 +223,25 @@ class Signed:
     note: str | None = None
 
 
-def _chunks(values: Collection[int]) -> Iterator[list[int]]:
-    ordered = sorted(set(values))
-    for start in range(0, len(ordered), _CHUNK):
-        yield ordered[start : start + _CHUNK]
-
-
-def _latest(learner_ids: Sequence[int], statement_ids: Collection[uuid.UUID], *columns: Any) -> Any:
-    """Each (learner, statement)'s events ranked newest first: rank 1 decides.
-
-    A window function, not "join back on max(id)": one pass over the index
-    (learner_id, statement_id, id) whatever the planner's statistics say; the
-    join-back form could turn into a nested loop of seconds on a freshly loaded
-    PostgreSQL table.
-    """
-    rank = (
-        func.row_number()
-        .over(
-            partition_by=(SignoffEvent.learner_id, SignoffEvent.statement_id),
-            order_by=SignoffEvent.id.desc(),
-        )
-        .label("rank")
-    )
-    return (
-        select(
-            SignoffEvent.learner_id, SignoffEvent.statement_id, SignoffEvent.action, *columns, rank
-        )
-        .where(
-            SignoffEvent.learner_id.in_(learner_ids),
-            SignoffEvent.statement_id.in_(sorted(set(statement_ids))),
-        )
-        .subquery()
-    )
-
-
 def signed_cells(
     session: Session, learner_ids: Collection[int], statement_ids: Collection[uuid.UUID]
 ) -> dict[tuple[int, uuid.UUID], Signed]:
-    """Met cells with who signed them and when (one query per 5000 learners)."""
-    found: dict[tuple[int, uuid.UUID], Signed] = {}
-    if not learner_ids or not statement_ids:
-        return found
-    actor = aliased(User)
-    for chunk in _chunks(learner_ids):
-        latest = _latest(
-            chunk,
-            statement_ids,
-            SignoffEvent.signed_at,
-            SignoffEvent.note,
-            SignoffEvent.actor_label,
-            SignoffEvent.actor_id,
+    """Met cells with who signed them and when: the one progress query
+    (``progress.latest_events``), then the signers' names in one more."""
+    met = {
+        pair: latest
+        for pair, latest in progress.latest_events(session, learner_ids, statement_ids).items()
+        if latest.met
+    }
+    signers = people(session, {e.actor_id for e in met.values() if e.actor_id is not None})
+    return {
+        pair: Signed(
+            at=e.signed_at,
+            by=signers[e.actor_id].name if e.actor_id in signers else (e.actor_label or "—"),
+            note=e.note,
         )
-        rows = session.execute(
-            select(
-                latest.c.learner_id,
-                latest.c.statement_id,
-                latest.c.signed_at,
-                latest.c.note,
-                latest.c.actor_label,
-                actor.id,
-                actor.name,
-                actor.given_name,
-                actor.family_name,
-                actor.email,
-            )
-            .outerjoin(actor, actor.id == latest.c.actor_id)
-            .where(latest.c.rank == 1, latest.c.action == "sign")
-        )
-        for learner_id, statement_id, at, note, label, aid, name, given, family, email in rows:
-            by = (
-                display_name(name, given, family, email, aid) if aid is not None else (label or "—")
-            )
-            found[(learner_id, statement_id)] = Signed(at=at, by=by, note=note)
-    return found
+        for pair, e in met.items()
+    }
 
 
 def met_pairs(
@@ -305,16 +249,9 @@ def met_pairs(
 ) -> dict[int, set[uuid.UUID]]:
     """Met statements per learner (learners with none are absent)."""
     met: dict[int, set[uuid.UUID]] = defaultdict(set)
-    if not learner_ids or not statement_ids:
-        return met
-    for chunk in _chunks(learner_ids):
-        latest = _latest(chunk, statement_ids)
-        for learner_id, statement_id in session.execute(
-            select(latest.c.learner_id, latest.c.statement_id).where(
-                latest.c.rank == 1, latest.c.action == "sign"
-            )
-        ):
-            met[learner_id].add(statement_id)
+    for learner_id, statements in progress.cohort_met(session, learner_ids, statement_ids).items():
+        if statements:
+            met[learner_id] = set(statements)
     return met
 
 
@@ -322,18 +259,7 @@ def _met_counts(
     session: Session, learner_ids: Collection[int], statement_ids: Collection[uuid.UUID]
 ) -> dict[int, int]:
     """How many of the statements each learner has met (learners with none are absent)."""
-    counts: dict[int, int] = {}
-    if not learner_ids or not statement_ids:
-        return counts
-    for chunk in _chunks(learner_ids):
-        latest = _latest(chunk, statement_ids)
-        rows = session.execute(
-            select(latest.c.learner_id, func.count())
-            .where(latest.c.rank == 1, latest.c.action == "sign")
-            .group_by(latest.c.learner_id)
-        )
-        counts.update({learner_id: count for learner_id, count in rows})
-    return counts
+    return progress.met_counts(session, learner_ids, statement_ids)
 
 
 def status_of(met: int, total: int) -> str:

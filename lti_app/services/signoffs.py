@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from lti_app.db import utcnow
@@ -321,26 +321,6 @@ def undo(
     return UndoResult(event=event, revoked=revoked)
 
 
-def _newest_event_ids(
-    session: Session, cells: Collection[tuple[int, uuid.UUID]]
-) -> dict[tuple[int, uuid.UUID], int]:
-    """The id of the newest event of each (learner, statement) cell."""
-    learners = sorted({learner for learner, _ in cells})
-    statements = sorted({statement for _, statement in cells}, key=str)
-    found: dict[tuple[int, uuid.UUID], int] = {}
-    for start in range(0, len(learners), _LOCK_CHUNK):
-        rows = session.execute(
-            select(SignoffEvent.learner_id, SignoffEvent.statement_id, func.max(SignoffEvent.id))
-            .where(
-                SignoffEvent.learner_id.in_(learners[start : start + _LOCK_CHUNK]),
-                SignoffEvent.statement_id.in_(statements),
-            )
-            .group_by(SignoffEvent.learner_id, SignoffEvent.statement_id)
-        )
-        found.update(((learner, statement), newest) for learner, statement, newest in rows)
-    return found
-
-
 @dataclass(frozen=True)
 class Record:
     """A sign-off made outside the app (a paper checklist, another system): a learner's
@@ -418,8 +398,10 @@ def sign_records(session: Session, records: Sequence[Record]) -> RecordsResult:
     # SQLAlchemy would send one INSERT per row. The ids are read back instead: with the
     # learners locked, each cell's newest event is the one just written.
     session.execute(insert(SignoffEvent), rows)
-    written_ids = _newest_event_ids(session, written)
-    event_ids = [written_ids[(row["learner_id"], row["statement_id"])] for row in rows]
+    newest = progress.latest_events(
+        session, {learner for learner, _ in written}, {statement for _, statement in written}
+    )
+    event_ids = [newest[(row["learner_id"], row["statement_id"])].event_id for row in rows]
     audit.record_many(
         session,
         "signoff.sign",

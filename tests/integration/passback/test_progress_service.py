@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, select
 from support.lti_rows import add_user, make_course, sign
 
-from frameworks import SignoffEvent as PureEvent
+from frameworks import SignoffLogEntry as PureEvent
 from frameworks import met_statements
 from lti_app.db.models import FrameworkLevel, Statement
 from lti_app.services.progress import (
