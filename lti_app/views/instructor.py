@@ -64,8 +64,33 @@ def _int_arg(name: str, default: int) -> int:
     return int(raw) if raw.isdigit() and len(raw) < 7 else default
 
 
+def _queue_roster_refresh() -> bool:
+    """The grid's own view: a stale roster is refreshed by the worker, never by the page.
+
+    The page shows what is known at once; a learner who never launched appears once the
+    worker's sync (``roster.enqueue_sync``, the ``roster_sync`` outbox handler) has landed.
+    The request is queued in the page's transaction, at most once per ROSTER_RETRY for a
+    course (a row in ``lti_launch_data`` that every worker sees), so a platform that is slow
+    or down is asked by the worker's retries, not by every view. True while a refresh is
+    queued: the page says "refreshing".
+    """
+    context_id = current_actor().context_id
+    db = request_db.session()
+    context = db.get(Context, context_id) if context_id else None
+    if context is None or not context.memberships_url:
+        return False
+    if roster.is_fresh(context, roster.DEFAULT_MAX_AGE):
+        return False
+    queued = f"roster-queued:{context.id}"
+    if storage.get_value(db, queued) is None:
+        roster.enqueue_sync(db, context.id)
+        storage.put_value(db, queued, {}, ROSTER_RETRY)
+    return True
+
+
 def _refresh_roster(*, force: bool) -> None:
-    """Read the course roster from the platform (NRPS) when it is stale, or when asked.
+    """Read the course roster from the platform (NRPS) now: the instructor asked for it
+    (the grid's button) and waits for the answer.
 
     Its own transaction: a platform that does not answer costs a notice, not the page.
     """
@@ -145,7 +170,7 @@ def _met_labels(view: checklists.Grid) -> dict[tuple[str, date], tuple[str, str]
 @bp.get("/grid")
 @require_instructor
 def grid() -> str:
-    _refresh_roster(force=False)
+    refreshing = _queue_roster_refresh()
     scope = pages.scope()
     view = checklists.grid(
         request_db.session(),
@@ -164,6 +189,7 @@ def grid() -> str:
         select_all=request.args.get("select") == "all",
         back=urlencode(args),
         args=args,
+        roster_refreshing=refreshing,
     )
 
 

@@ -171,9 +171,9 @@ def test_a_hanging_lms_never_holds_a_sign_off(app, db, lms, course):
     start = time.perf_counter()
     assert client.get(f"/s/{token}/grid").status_code == 200
     second = time.perf_counter() - start
-    # Bounded by the timeouts (a token request and a roster page, 3 s + 10 s each at most)...
-    assert first < 30.0, f"the grid waited {first:.1f} s on a hanging LMS"
-    # ...and a failed refresh is not retried on every page view.
+    # The grid never waits on the LMS: a stale roster is queued for the worker...
+    assert first < 2.0, f"the grid waited {first:.1f} s on a hanging LMS"
+    # ...and not queued again on every page view.
     assert second < 2.0, f"the grid waited again: {second:.1f} s"
     figures.add("sign-off latency with a hanging LMS (ms)", round(signing * 1000))
     figures.add("first grid view with a hanging LMS (ms)", round(first * 1000))

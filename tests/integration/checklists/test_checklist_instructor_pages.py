@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import func, select
-from support.checklist_world import make_world
+from support.checklist_world import LEARNER, make_world
 
 from lti_app.db.models import Credential, SignoffEvent, SignoffRequest
 from lti_app.request_db import database
@@ -280,19 +280,44 @@ def test_two_bulk_actions_at_the_same_moment(app, world):
     assert _count(app, Credential) == 1
 
 
-def test_a_platform_whose_roster_fails_is_not_asked_on_every_page(app, client, world):
-    from keys import KeyKind, KeyStore
-    from lti_app.db.models import Context, Platform
+def test_the_grid_shows_what_is_known_and_the_worker_reads_the_roster(app, client, world):
+    """A stale roster never holds the grid up: the page queues a sync for the worker, says
+    so, and a learner who never launched appears once the sync has landed."""
+    from lti_app.db.models import Context, Membership, OutboxMessage, User
+    from lti_app.services import roster
 
-    KeyStore(app.config["KEYS_DIR"]).ensure(KeyKind.RSA)
     with app.app_context(), database(app).transaction() as session:
-        # A closed port on this machine: the call fails at once.
+        # A closed port: had the page called the platform, it would say it could not.
         session.get(Context, world.context_a).memberships_url = "http://127.0.0.1:9/memberships"
-        session.get(Platform, world.platform_id).auth_token_url = "http://127.0.0.1:9/token"
     teacher = world.caller(client, world.instructor)
     first = teacher.get("/grid")
     assert first.status_code == 200
-    assert "could not be read from the platform" in first.text
-    assert world.learner.name in first.text  # the learners who launched are still there
+    assert "Refreshing the course roster" in first.text
+    assert "could not be read from the platform" not in first.text
+    assert world.learner.name in first.text  # what is known is shown at once
     again = teacher.get("/grid")
-    assert "could not be read from the platform" not in again.text
+    assert "Refreshing the course roster" in again.text
+    syncs = [OutboxMessage.kind == roster.KIND]
+    assert _count(app, OutboxMessage, *syncs) == 1  # queued once, not once per view
+
+    # The worker's sync lands (what its roster_sync handler writes): a new learner.
+    with app.app_context(), database(app).transaction() as session:
+        context = session.get(Context, world.context_a)
+        known = session.execute(
+            select(User.sub, Membership.roles, Membership.is_instructor, Membership.is_learner)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.context_id == context.id)
+        ).all()
+        members = [
+            roster.RosterMember(sub, tuple(roles), bool(teaches), bool(learns), True)
+            for sub, roles, teaches, learns in known
+        ]
+        members.append(
+            roster.RosterMember(
+                "never-launched", (LEARNER,), False, True, True, name="Noa Newcomer"
+            )
+        )
+        roster.apply_roster(session, context, members)
+    landed = teacher.get("/grid")
+    assert "Noa Newcomer" in landed.text
+    assert "Refreshing the course roster" not in landed.text  # fresh now

@@ -1,5 +1,6 @@
-"""A platform whose roster fails is left alone for a while by every worker process, not by
-the one that saw the failure only: the wait is kept in the database (docs/architecture.md §1).
+"""A stale roster is refreshed by the worker, never by the grid's page; a refresh queued by one
+worker process holds back every other for a while: the wait is kept in the database
+(docs/architecture.md §1).
 
 Two app instances on one database stand for two gunicorn workers; a real HTTP server
 stands for the platform and counts what it is asked.
@@ -13,17 +14,19 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from support.checklist_world import make_world
 from support.servers import ServedApp, serve
 
 from keys import KeyKind, KeyStore
 from lti_app import create_app
 from lti_app.db import utcnow
-from lti_app.db.models import Context, LaunchData, Platform
+from lti_app.db.models import Context, LaunchData, OutboxMessage, Platform
 from lti_app.request_db import database
+from lti_app.services import roster
 
 FAILED = "could not be read from the platform"
+REFRESHING = "Refreshing the course roster"
 
 
 class DownPlatform:
@@ -57,7 +60,9 @@ def second_app(app):
     other.extensions["skillsign.db"].dispose()
 
 
-def test_a_roster_failure_seen_by_one_worker_holds_back_the_other(app, second_app, down):
+def test_a_refresh_queued_by_one_worker_holds_back_the_other(app, second_app, down):
+    """The grid never calls the platform itself (the worker does, with its own retries), and
+    a refresh queued by one worker is not queued again by another until ROSTER_RETRY."""
     platform, server = down
     world = make_world(app)
     KeyStore(app.config["KEYS_DIR"]).ensure(KeyKind.RSA)
@@ -66,23 +71,33 @@ def test_a_roster_failure_seen_by_one_worker_holds_back_the_other(app, second_ap
         session.get(Platform, world.platform_id).auth_token_url = f"{server.url}/token"
 
     first = world.caller(app.test_client(), world.instructor).get("/grid")
-    assert first.status_code == 200 and FAILED in first.text
-    assert platform.paths == ["/token"]  # the token request failed: no roster
+    assert first.status_code == 200 and REFRESHING in first.text
+    assert FAILED not in first.text
+    assert platform.paths == []  # the page asked the platform nothing
+    assert _syncs(app) == 1
 
-    # The other worker, which never saw the failure itself, does not ask again.
+    # The other worker, which queued nothing itself, does not queue again.
     other = world.caller(second_app.test_client(), world.instructor)
     again = other.get("/grid")
-    assert again.status_code == 200 and FAILED not in again.text
+    assert again.status_code == 200 and REFRESHING in again.text
     assert world.learner.name in again.text
-    assert platform.paths == ["/token"]
+    assert platform.paths == [] and _syncs(app) == 1
 
-    # Once the wait is over (its row expired), whichever worker comes next asks again.
+    # Once the wait is over (its row expired), whichever worker comes next queues again:
+    # the pending request is refreshed in place (one pending row per course).
     with app.app_context(), database(app).transaction() as session:
         session.execute(
             update(LaunchData)
-            .where(LaunchData.key == f"roster-failed:{world.context_a}")
+            .where(LaunchData.key == f"roster-queued:{world.context_a}")
             .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     later = other.get("/grid")
-    assert FAILED in later.text
-    assert platform.paths == ["/token", "/token"]
+    assert REFRESHING in later.text
+    assert platform.paths == [] and _syncs(app) == 1
+
+
+def _syncs(app) -> int:
+    with app.app_context(), database(app).transaction() as session:
+        return len(
+            session.scalars(select(OutboxMessage).where(OutboxMessage.kind == roster.KIND)).all()
+        )
