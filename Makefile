@@ -3,19 +3,31 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Exact versions of every dependency: make demo, make test, CI and production installs use these.
+LOCK   := requirements/dev.lock
+PROD_LOCK := requirements/prod.lock
+LOCK_ARGS := --python-version 3.11 --universal --quiet
 NODE_DIRS := tests/interop/node tests/browser
 # The pure packages are held to mypy --strict (lti_app is not yet: see [tool.mypy]).
 TYPECHECK := $(BIN)/mypy --strict frameworks credentials keys
 
-.PHONY: demo test test-sqlite test-postgres lint typecheck bench node-deps clean
+.PHONY: demo test test-sqlite test-postgres lint typecheck bench node-deps lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml $(LOCK) | $(BIN)/python
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# After changing pyproject.toml's dependencies: refresh both lock files (tests/unit/test_lock.py
+# fails while they disagree with pyproject.toml).
+lock: | $(BIN)/python
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_ARGS) -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_ARGS) -o $(PROD_LOCK)
 
 # Node packages for the tests: the independent verifier (interop) and axe-core (browser);
 # skipped where there is no npm.
