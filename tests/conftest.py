@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from support.services_platform import IndependentPlatform
 
+from keys import KeyKind, KeyStore
 from lti_app import create_app
 from lti_app.db import Base
 from lti_app.db.engine import make_engine
@@ -116,3 +118,19 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+@pytest.fixture
+def tool_keys(app) -> KeyStore:
+    """The tool's RSA key (LTI), in the app's key store."""
+    store = KeyStore(app.config["KEYS_DIR"])
+    store.ensure(KeyKind.RSA)
+    return store
+
+
+@pytest.fixture
+def lms(tool_keys: KeyStore) -> Iterator[IndependentPlatform]:
+    """An independent AGS/NRPS platform on 127.0.0.1 that trusts the tool's key."""
+    platform = IndependentPlatform(tool_jwks=tool_keys.public_jwks(KeyKind.RSA)).start()
+    yield platform
+    platform.stop()

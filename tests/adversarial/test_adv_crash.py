@@ -26,9 +26,8 @@ from support.adversarial_procs import free_port, gunicorn, tool_env, wait_for, w
 from support.adversarial_servers import Gate, gate_posts
 from support.checklist_world import make_world
 from support.lti_rows import make_course, sign
-from support.services_platform import CLIENT_ID, ISSUER, IndependentPlatform
+from support.services_platform import CLIENT_ID, ISSUER
 
-from keys import KeyKind, KeyStore
 from lti_app.db.models import AuditEvent, Credential, OutboxMessage, SignoffEvent, StatusList
 from lti_app.request_db import database
 from lti_app.services import gradebook, signoffs
@@ -37,20 +36,6 @@ from lti_app.services.progress import linked_statement_ids
 pytestmark = pytest.mark.slow
 LEARNERS = 6
 LEASE = 3.0
-
-
-@pytest.fixture
-def tool_keys(app) -> KeyStore:
-    store = KeyStore(app.config["KEYS_DIR"])
-    store.ensure(KeyKind.RSA)
-    return store
-
-
-@pytest.fixture
-def lms(tool_keys):
-    platform = IndependentPlatform(tool_jwks=tool_keys.public_jwks(KeyKind.RSA)).start()
-    yield platform
-    platform.stop()
 
 
 def _queue_scores(db, lms) -> dict[str, tuple[int, int]]:

@@ -18,9 +18,8 @@ from support import adversarial_figures as figures
 from support.adversarial_servers import bring_up, take_down
 from support.checklist_world import Person, launch_token
 from support.lti_rows import INSTRUCTOR, make_course, sign
-from support.services_platform import CLIENT_ID, ISSUER, IndependentPlatform
+from support.services_platform import CLIENT_ID, ISSUER
 
-from keys import KeyKind, KeyStore
 from lti_app.db.models import Context, OutboxMessage
 from lti_app.lms import AccessTokenCache
 from lti_app.services import gradebook
@@ -31,20 +30,6 @@ from lti_app.worker import Worker
 pytestmark = pytest.mark.slow
 LEARNERS = 8
 POLICY = RetryPolicy(max_attempts=40, base_seconds=0.2, cap_seconds=2.0)
-
-
-@pytest.fixture
-def tool_keys(app) -> KeyStore:
-    store = KeyStore(app.config["KEYS_DIR"])
-    store.ensure(KeyKind.RSA)
-    return store
-
-
-@pytest.fixture
-def lms(tool_keys):
-    platform = IndependentPlatform(tool_jwks=tool_keys.public_jwks(KeyKind.RSA)).start()
-    yield platform
-    platform.stop()
 
 
 @pytest.fixture

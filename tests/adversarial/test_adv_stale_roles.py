@@ -10,16 +10,14 @@ session kept busy also dies at its absolute lifetime, however recently it was us
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select, update
 from support.checklist_world import Caller
 from support.lti_rows import INSTRUCTOR, LEARNER, make_course
-from support.services_platform import CLIENT_ID, ISSUER, IndependentPlatform
+from support.services_platform import CLIENT_ID, ISSUER
 
-from keys import KeyKind, KeyStore
 from lti_app.db import utcnow
 from lti_app.db.models import Context, LaunchSession, SignoffEvent, Statement
 from lti_app.lms import AccessTokenCache
@@ -33,32 +31,18 @@ ROLE_CHANGED = "Your role in this course has changed; launch skillsign again fro
 
 
 @pytest.fixture
-def tool_keys(app) -> KeyStore:
-    store = KeyStore(app.config["KEYS_DIR"])
-    store.ensure(KeyKind.RSA)
-    return store
-
-
-@pytest.fixture
-def nrps(tool_keys) -> Iterator[IndependentPlatform]:
-    running = IndependentPlatform(tool_jwks=tool_keys.public_jwks(KeyKind.RSA)).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def course(db, nrps):
+def course(db, lms):
     with db.transaction() as session:
         made = make_course(
             session,
             issuer=ISSUER,
             client_id=CLIENT_ID,
-            token_url=nrps.token_url,
-            lineitems_url=nrps.lineitems_url,
+            token_url=lms.token_url,
+            lineitems_url=lms.lineitems_url,
             learners=2,
         )
-        session.get(Context, made.context.id).memberships_url = nrps.memberships_url
-    nrps.state.members = [
+        session.get(Context, made.context.id).memberships_url = lms.memberships_url
+    lms.state.members = [
         {"user_id": "teacher-1", "roles": [INSTRUCTOR], "status": "Active"},
         {"user_id": "learner-1", "roles": [LEARNER], "status": "Active"},
         {"user_id": "learner-2", "roles": [LEARNER], "status": "Active"},
@@ -99,7 +83,7 @@ def _signoffs(db) -> int:
 
 @pytest.mark.parametrize("how", ["dropped", "inactive"])
 def test_a_deactivated_instructor_loses_every_page_on_the_next_request(
-    app, db, tool_keys, nrps, course, caplog, how
+    app, db, tool_keys, lms, course, caplog, how
 ):
     teacher = _session(app, db, course, course.instructor, [INSTRUCTOR])
     learner_page = f"/learners/{course.learners[0].id}"
@@ -108,9 +92,9 @@ def test_a_deactivated_instructor_loses_every_page_on_the_next_request(
         assert teacher.get(path).status_code == 200, path  # the grid also syncs the roster once
 
     if how == "dropped":
-        nrps.state.members = nrps.state.members[1:]
+        lms.state.members = lms.state.members[1:]
     else:
-        nrps.state.members[0]["status"] = "Inactive"
+        lms.state.members[0]["status"] = "Inactive"
     _roster(db, tool_keys, course)
 
     caplog.set_level(logging.INFO)
@@ -136,10 +120,10 @@ def test_a_deactivated_instructor_loses_every_page_on_the_next_request(
     assert teacher.get("/").status_code == 403
 
 
-def test_a_demoted_instructor_sees_only_the_learner_view(app, db, tool_keys, nrps, course):
+def test_a_demoted_instructor_sees_only_the_learner_view(app, db, tool_keys, lms, course):
     teacher = _session(app, db, course, course.instructor, [INSTRUCTOR])
     assert teacher.get("/grid").status_code == 200
-    nrps.state.members[0]["roles"] = [LEARNER]
+    lms.state.members[0]["roles"] = [LEARNER]
     _roster(db, tool_keys, course)
 
     for path in ("/grid", f"/learners/{course.learners[0].id}", "/cohort.csv", "/requests"):
@@ -153,12 +137,12 @@ def test_a_demoted_instructor_sees_only_the_learner_view(app, db, tool_keys, nrp
 
 
 def test_a_platform_admin_dropped_from_the_roster_keeps_the_admin_pages_only(
-    app, db, tool_keys, nrps, course
+    app, db, tool_keys, lms, course
 ):
     # A system administrator who also teaches the course.
     admin = _session(app, db, course, course.instructor, [INSTRUCTOR, SYSTEM_ADMIN])
     assert admin.get("/grid").status_code == 200
-    nrps.state.members = nrps.state.members[1:]
+    lms.state.members = lms.state.members[1:]
     _roster(db, tool_keys, course)
     assert admin.get("/grid").status_code == 403
     assert admin.get("/admin/").status_code == 200
