@@ -157,7 +157,8 @@ def signing_floor_ms(app, samples: int = 60) -> list[float]:
         document = session.scalars(select(Credential.document).limit(1)).one()
     unsigned = {k: v for k, v in document.items() if k != "proof"}
     key = Ed25519PrivateKey.generate()
-    vm = document["proof"]["verificationMethod"]
+    proofs = document["proof"]
+    vm = (proofs[0] if isinstance(proofs, list) else proofs)["verificationMethod"]
     times = []
     for i in range(samples + 5):
         started = time.perf_counter()

@@ -36,7 +36,7 @@ _SLICES_PER_PROCESS = 4
 
 # Set in each worker process by _start_worker.
 _worker_key: Ed25519PrivateKey | None = None
-_worker_args: tuple[str, str] | None = None
+_worker_args: tuple[str, str, bool] | None = None
 
 
 def default_processes(count: int) -> int:
@@ -51,10 +51,14 @@ def sign_documents(
     verification_method: str,
     *,
     created: datetime | str | None = None,
+    proof_set: bool = True,
 ) -> list[dict[str, Any]]:
     """Each document signed as :func:`data_integrity.sign` would, in the same order, in as
     many worker processes as :func:`default_processes` picks (one: in this process). Any
     error (a document that does not sign cleanly) is raised here, and no result is returned.
+
+    ``proof`` is written as a one-element array by default: this is how OpenBadgeCredentials
+    are issued, since 1EdTech's OB 3.0 JSON schema requires an array (docs/architecture.md §5).
     """
     if not documents:
         return []
@@ -62,13 +66,17 @@ def sign_documents(
     workers = min(default_processes(len(documents)), len(documents))
     if workers > 1:
         try:
-            return _in_processes(documents, private_key, verification_method, stamp, workers)
+            return _in_processes(
+                documents, private_key, verification_method, stamp, workers, proof_set
+            )
         except BrokenProcessPool as error:
             # A worker could not start or died (a main module that runs code on import, the
             # memory limit): the batch is still signed, here, just more slowly.
             log.warning("signing in %d processes failed (%s); signing here", workers, error)
     return [
-        data_integrity.sign(document, private_key, verification_method, created=stamp)
+        data_integrity.sign(
+            document, private_key, verification_method, created=stamp, proof_set=proof_set
+        )
         for document in documents
     ]
 
@@ -79,6 +87,7 @@ def _in_processes(
     verification_method: str,
     created: str,
     workers: int,
+    proof_set: bool,
 ) -> list[dict[str, Any]]:
     seed = private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     size = -(-len(documents) // (workers * _SLICES_PER_PROCESS))
@@ -87,7 +96,7 @@ def _in_processes(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
-        initargs=(seed, verification_method, created),
+        initargs=(seed, verification_method, created, proof_set),
     ) as pool:
         signed: list[dict[str, Any]] = []
         for part in pool.map(_sign_slice, slices):
@@ -95,16 +104,18 @@ def _in_processes(
     return signed
 
 
-def _start_worker(seed: bytes, verification_method: str, created: str) -> None:
+def _start_worker(seed: bytes, verification_method: str, created: str, proof_set: bool) -> None:
     global _worker_key, _worker_args
     _worker_key = Ed25519PrivateKey.from_private_bytes(seed)
-    _worker_args = (verification_method, created)
+    _worker_args = (verification_method, created, proof_set)
 
 
 def _sign_slice(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     assert _worker_key is not None and _worker_args is not None, "not a signing worker"
-    verification_method, created = _worker_args
+    verification_method, created, proof_set = _worker_args
     return [
-        data_integrity.sign(document, _worker_key, verification_method, created=created)
+        data_integrity.sign(
+            document, _worker_key, verification_method, created=created, proof_set=proof_set
+        )
         for document in documents
     ]

@@ -100,8 +100,11 @@ def sign(
     """Return a copy of ``document`` with an ``eddsa-rdfc-2022`` DataIntegrityProof.
 
     ``proof_set=True`` writes ``proof`` as a one-element list: the same proof, in the form the
-    Open Badges 3.0 JSON schema requires (its ``proof`` is an array); W3C Data Integrity and the
-    reference implementation write a single object, the default.
+    Open Badges 3.0 JSON schema requires (its ``proof`` is an array). Every OpenBadgeCredential
+    we issue is signed so (``bulk.sign_documents`` does it by default). The single object stays
+    the default here because it is W3C Data Integrity's and the reference implementation's
+    form, which the status list credentials (not OB credentials: the OB schema does not
+    apply) and the byte-for-byte comparisons with the reference use.
 
     Raises :class:`CredentialShapeError` if the document would not sign cleanly (already has a
     proof, undefined terms, relative IRIs...) - nothing is returned half-signed.

@@ -368,10 +368,9 @@ def sign() -> Response:
         _, plan = _selection(scope)
         signed, learners, already, issued = _sign(scope, plan, request.form.get("note"))
     except AppError as exc:
-        request_db.session().rollback()
         if exc.status == 404 or isinstance(exc, ids.BadFormId):
             raise  # a forged id: an error page, not a flash on the grid
-        pages.flash_error(exc)
+        pages.flash_error(exc)  # an error flashed: nothing of this request is kept (§3)
         return redirect(_back(), 303)
     _report(signed, learners, issued)
     _already_messages(already, scope)
@@ -380,6 +379,10 @@ def sign() -> Response:
 
 # -- one learner -------------------------------------------------------------------------
 def _learner_page(learner_id: int, error: str | None = None, status: int = 200) -> tuple[str, int]:
+    if error is not None:
+        # A failed request commits nothing (docs/architecture.md §3); drop its writes before
+        # reading, so the page shows what is stored.
+        request_db.fail()
     scope = pages.scope()
     db = request_db.session()
     view = checklists.checklist(db, scope, learner_id, private_notes=True)
@@ -416,7 +419,6 @@ def learner_sign(learner_id: int) -> Response | tuple[str, int]:
             scope, {learner_id: statements}, request.form.get("note")
         )
     except AppError as exc:
-        request_db.session().rollback()
         return _learner_page(learner_id, pages.message(exc), exc.status)
     _report(signed, learners, issued)
     _already_messages(already, scope)
@@ -459,7 +461,6 @@ def learner_undo(learner_id: int) -> Response | tuple[str, int]:
             allowed_statements=scope.statement_ids,
         )
     except AppError as exc:
-        db.rollback()
         return _learner_page(learner_id, pages.message(exc), exc.status)
     flash(
         gettext("The sign-off of %(code)s was undone.", code=scope.by_id[statement_id].code),
@@ -534,10 +535,9 @@ def approve(request_id: int) -> Response:
             allowed_statements=scope.statement_ids,
         )
     except AppError as exc:
-        db.rollback()
         if exc.status == 404:
             raise
-        pages.flash_error(exc)
+        pages.flash_error(exc)  # an error flashed: nothing of this request is kept (§3)
         return _after_decision(request_id)
     code = scope.by_id[decision.request.statement_id].code
     flash(gettext("Request approved: %(code)s is signed off.", code=code), "success")
@@ -562,10 +562,9 @@ def decline(request_id: int) -> Response:
             comment=request.form.get("comment", ""),
         )
     except AppError as exc:
-        db.rollback()
         if exc.status == 404:
             raise
-        pages.flash_error(exc)
+        pages.flash_error(exc)  # an error flashed: nothing of this request is kept (§3)
         return _after_decision(request_id)
     flash(gettext("Request declined; the learner sees your comment."), "success")
     return _after_decision(request_id)

@@ -161,6 +161,8 @@ def test_our_credentials_verify_in_the_reference_verifier(service: Service) -> N
         "hashed": False,
         "type": "IdentityObject",
     } in identifiers
+    # Issued with proof as an array (the OB 3.0 schema's form), which the reference reads.
+    assert [p["type"] for p in request["credential"]["proof"]] == ["DataIntegrityProof"]
     (result,) = node_verify([request])
     assert result["verified"] is True, result["errors"]
     assert result["revoked"] is False
