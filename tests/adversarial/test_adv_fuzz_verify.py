@@ -136,10 +136,12 @@ def forged_documents(draw: st.DrawFn, original: dict[str, Any]) -> tuple[str, An
         new = draw(st.text(min_size=1, max_size=40).filter(lambda t: t != old))
         return f"changed {'.'.join(map(str, path))}", _replace(original, path, new)
     if kind == "proof":
-        proof = original["proof"]
+        # Issued credentials carry proof as an array (OB 3.0's schema); a single object too.
+        where: tuple[Any, ...] = ("proof", 0) if isinstance(original["proof"], list) else ("proof",)
+        proof = _get(original, where)
         field = draw(st.sampled_from(sorted(proof)))
         value = draw(st.sampled_from([None, "", 0, [], {}, "z" + "1" * 80]))
-        return f"proof.{field}={value!r}", _replace(original, ("proof", field), value)
+        return f"proof.{field}={value!r}", _replace(original, (*where, field), value)
     if kind == "type":
         value = draw(st.sampled_from([None, [], "VerifiableCredential", ["OpenBadgeCredential"]]))
         return f"type={value!r}", _replace(original, ("type",), value)
