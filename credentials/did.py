@@ -127,10 +127,31 @@ def did_web_document_url(did: str) -> str:
     return f"https://{authority}/" + "/".join(parts[1:]) + "/did.json"
 
 
+# The suite context that defines JsonWebKey2020 and publicKeyJwk (DID Specification
+# Registries). A DID document is read as JSON by every resolver here (ours and the interop
+# verifier's); nothing JSON-LD-processes it, so the context is named, not vendored.
+JWS_2020_CONTEXT = "https://w3id.org/security/suites/jws-2020/v1"
+
+
+def public_jwk(public_key: PublicKey) -> dict[str, str]:
+    """The public JWK (RFC 7517) of an Ed25519 or RSA key: public members only."""
+    from joserfc.jwk import OKPKey, RSAKey  # only the JWK form needs joserfc
+
+    if isinstance(public_key, RSAPublicKey):
+        return {
+            str(k): str(v) for k, v in RSAKey.import_key(public_key).as_dict(private=False).items()
+        }
+    return {str(k): str(v) for k, v in OKPKey.import_key(public_key).as_dict(private=False).items()}
+
+
 def did_web_document(
-    did: str, public_keys: Sequence[tuple[str, Ed25519PublicKey]]
+    did: str,
+    public_keys: Sequence[tuple[str, Ed25519PublicKey]],
+    jwt_keys: Sequence[tuple[str, RSAPublicKey]] = (),
 ) -> dict[str, Any]:
-    """DID document listing each ``(fragment, key)`` as a Multikey in ``assertionMethod``.
+    """DID document listing each ``(fragment, key)`` as a Multikey in ``assertionMethod``,
+    and each of ``jwt_keys`` (RSA keys that sign VC-JWTs RS256) as a ``JsonWebKey2020`` with
+    its ``publicKeyJwk``, so a JWT's ``kid`` (``did:web:...#fragment``) dereferences to a JWK.
 
     Pass every key that has not been retired, old ones included: credentials signed with a
     rotated key keep verifying as long as its method stays in the document.
@@ -139,14 +160,26 @@ def did_web_document(
         raise ValueError(f"{did!r} is not a did:web identifier")
     if not public_keys:
         raise ValueError("a DID document needs at least one key")
-    methods = []
+    methods: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for fragment, public_key in public_keys:
+    entries: list[tuple[str, PublicKey]] = [*public_keys, *jwt_keys]
+    for fragment, public_key in entries:
         if not _FRAGMENT.match(fragment):
             raise ValueError(f"key id fragment {fragment!r} is empty or has invalid characters")
         if fragment in seen:
             raise ValueError(f"key id fragment {fragment!r} is used twice")
         seen.add(fragment)
+        if isinstance(public_key, RSAPublicKey):
+            jwk = {**public_jwk(public_key), "alg": "RS256", "kid": f"{did}#{fragment}"}
+            methods.append(
+                {
+                    "id": f"{did}#{fragment}",
+                    "type": "JsonWebKey2020",
+                    "controller": did,
+                    "publicKeyJwk": jwk,
+                }
+            )
+            continue
         methods.append(
             {
                 "id": f"{did}#{fragment}",
@@ -156,8 +189,11 @@ def did_web_document(
             }
         )
     ids = [method["id"] for method in methods]
+    contexts = [DID_V1_CONTEXT, MULTIKEY_V1_CONTEXT]
+    if jwt_keys:
+        contexts.append(JWS_2020_CONTEXT)
     return {
-        "@context": [DID_V1_CONTEXT, MULTIKEY_V1_CONTEXT],
+        "@context": contexts,
         "id": did,
         "verificationMethod": methods,
         "assertionMethod": ids,

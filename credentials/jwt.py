@@ -8,7 +8,10 @@ does) and adds the registered claims ``iss`` (issuer.id), ``sub`` (credentialSub
 out VC-JOSE-COSE's ``typ: vc+jwt`` and its ``cty``. Verification also accepts the VC 1.1 form
 that nests the credential in a ``vc`` claim, as OB 3.0 tells verifiers to.
 
-EdDSA (Ed25519) is the default; RS256 is the algorithm OB requires every verifier to support.
+RS256 is what OB 3.0 requires as a minimum (every verifier supports it); EdDSA (Ed25519) is
+accepted too. The caller picks (the app: ``SKILLSIGN_VC_JWT_ALG``); without a choice the key's
+type decides. ``sub`` is required when the credential's subject has an ``id``; a subject known
+only by its ``identifier`` has none to give.
 """
 
 from __future__ import annotations
@@ -189,6 +192,8 @@ def _claims_match(payload: Mapping[str, Any], credential: Mapping[str, Any]) -> 
         "jti": credential.get("id"),
     }
     for claim, value in expected.items():
+        if claim == "sub" and value is None and claim not in payload:
+            continue  # a subject without an id (identified by `identifier`) has no `sub`
         if claim not in payload:
             return f"the '{claim}' claim is missing"
         if payload[claim] != value:

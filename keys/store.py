@@ -40,6 +40,14 @@ class KeyStoreError(RuntimeError):
 class KeyKind(StrEnum):
     RSA = "rsa"  # LTI message signing (RS256)
     ED25519 = "ed25519"  # credential proofs (eddsa-rdfc-2022, EdDSA JWT)
+    # VC-JWTs signed RS256 (OB 3.0 section 8.2's minimum). Not the LTI key: a credential key
+    # stays published for as long as its credentials are verified, an LTI key rotates out
+    # after a week, and one key should serve one purpose.
+    RSA_CREDENTIAL = "rsa-credential"
+
+    @property
+    def is_rsa(self) -> bool:
+        return self in (KeyKind.RSA, KeyKind.RSA_CREDENTIAL)
 
 
 class KeyStatus(StrEnum):
@@ -207,7 +215,7 @@ class KeyStore:
     # -- internals -----------------------------------------------------------
     def _create(self, kind: KeyKind) -> KeyRecord:
         key: PrivateKey
-        if kind is KeyKind.RSA:
+        if kind.is_rsa:
             key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         else:
             key = ed25519.Ed25519PrivateKey.generate()

@@ -68,6 +68,12 @@ SETTINGS: tuple[Setting, ...] = (
         "credential issuer identity: web (did:web of BASE_URL) or key (did:key); default key, web in production",
     ),
     Setting(
+        "SKILLSIGN_VC_JWT_ALG",
+        "VC_JWT_ALG",
+        "RS256",
+        "VC-JWT signing algorithm: RS256 (OB 3.0's minimum, an RSA credential key) or EdDSA",
+    ),
+    Setting(
         "SKILLSIGN_ISSUER_NAME",
         "ISSUER_NAME",
         None,
@@ -192,6 +198,14 @@ def load_settings(
     if method.strip().lower() not in {"web", "key"}:
         raise ConfigError(f"SKILLSIGN_ISSUER_DID: expected web or key, got {method!r}")
     values["ISSUER_DID"] = method.strip().lower()
+    algorithm = {"rs256": "RS256", "eddsa": "EdDSA"}.get(
+        str(values["VC_JWT_ALG"] or "RS256").strip().lower()
+    )
+    if algorithm is None:
+        raise ConfigError(
+            f"SKILLSIGN_VC_JWT_ALG: expected RS256 or EdDSA, got {values['VC_JWT_ALG']!r}"
+        )
+    values["VC_JWT_ALG"] = algorithm
     if values["ENV"] == PRODUCTION and not values["BASE_URL"].startswith("https://"):
         raise ConfigError("SKILLSIGN_BASE_URL must be an https:// URL in production")
 

@@ -297,11 +297,16 @@ def _issue_all(
             signed = bulk.sign_documents(
                 unsigned, signer.private_key, signer.verification_method, created=issued_at
             )
+            jwt_signer = None
             for row, document, award, plain in zip(rows, signed, awards, unsigned, strict=True):
                 row.document = document
                 if award.learner.wallet_did:  # OB's VC-JWT needs `sub`: the learner's own DID
+                    jwt_signer = jwt_signer or issuer.jwt_signer(signer)
                     row.jwt = vc_jwt.sign_vc_jwt(
-                        plain, signer.private_key, signer.verification_method
+                        plain,
+                        jwt_signer.private_key,
+                        jwt_signer.kid,
+                        algorithm=jwt_signer.algorithm,
                     )
             session.add_all(rows)
             session.flush()

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from sqlalchemy.orm import Session
 
 from credentials import did
@@ -35,6 +36,8 @@ from lti_app.services.errors import NotFound
 
 INFO_KEY = "skillsign.issuer"
 DidMethod = Literal["web", "key"]
+JwtAlgorithm = Literal["RS256", "EdDSA"]
+JWT_ALGORITHMS: tuple[JwtAlgorithm, ...] = ("RS256", "EdDSA")
 STATUS_PATH = "/credentials/status"
 
 
@@ -48,9 +51,19 @@ class Signer:
     verification_method: str
 
 
+@dataclass(frozen=True)
+class JwtSigner:
+    """The key that signs VC-JWTs: ``kid`` (the JOSE header's) is its verification method,
+    a DID URL of the issuer that dereferences to the key in the DID document."""
+
+    algorithm: JwtAlgorithm
+    private_key: Ed25519PrivateKey | RSAPrivateKey
+    kid: str
+
+
 # Key files never change once written (the kid is the key's thumbprint), so a loaded key can be
 # kept for the life of the process: signing then costs no file read.
-_KEY_CACHE: dict[tuple[str, str], Ed25519PrivateKey] = {}
+_KEY_CACHE: dict[tuple[str, str], Ed25519PrivateKey | RSAPrivateKey] = {}
 _KEY_LOCK = threading.Lock()
 
 
@@ -61,6 +74,9 @@ class IssuerContext:
     keys_dir: str
     name: str
     email: str
+    # RS256 by default: OB 3.0 section 8.2 makes it the one algorithm every verifier has,
+    # and says any other "limits interoperability". A did:key issuer can only sign EdDSA.
+    vc_jwt_alg: JwtAlgorithm = "RS256"
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> IssuerContext:
@@ -72,12 +88,16 @@ class IssuerContext:
         if method not in ("web", "key"):
             raise ValueError(f"ISSUER_DID must be 'web' or 'key', got {method!r}")
         host = parts.hostname
+        algorithm = str(settings.get("VC_JWT_ALG") or "RS256")
+        if algorithm not in JWT_ALGORITHMS:
+            raise ValueError(f"VC_JWT_ALG must be RS256 or EdDSA, got {algorithm!r}")
         return cls(
             base_url=base_url,
             did_method=method,  # type: ignore[arg-type]  # checked just above
             keys_dir=str(settings["KEYS_DIR"]),
             name=str(settings.get("ISSUER_NAME") or host),
             email=str(settings.get("ISSUER_EMAIL") or f"credentials@{host}"),
+            vc_jwt_alg=algorithm,  # type: ignore[arg-type]  # checked just above
         )
 
     # -- identity and keys ------------------------------------------------------------
@@ -91,15 +111,25 @@ class IssuerContext:
         parts = urlsplit(self.base_url)
         return did.did_web(parts.netloc + parts.path)
 
-    def _private_key(self, kid: str) -> Ed25519PrivateKey:
+    def _cached_key(self, kid: str) -> Ed25519PrivateKey | RSAPrivateKey:
         cache_key = (self.keys_dir, kid)
         key = _KEY_CACHE.get(cache_key)
         if key is None:
             loaded = self.keys.private_key(kid)
-            if not isinstance(loaded, Ed25519PrivateKey):
-                raise KeyStoreError(f"{kid} is not an Ed25519 key")
             with _KEY_LOCK:
                 key = _KEY_CACHE.setdefault(cache_key, loaded)
+        return key
+
+    def _private_key(self, kid: str) -> Ed25519PrivateKey:
+        key = self._cached_key(kid)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise KeyStoreError(f"{kid} is not an Ed25519 key")
+        return key
+
+    def _rsa_key(self, kid: str) -> RSAPrivateKey:
+        key = self._cached_key(kid)
+        if not isinstance(key, RSAPrivateKey):
+            raise KeyStoreError(f"{kid} is not an RSA key")
         return key
 
     def _signer(self, kid: str, method: DidMethod) -> Signer:
@@ -118,6 +148,19 @@ class IssuerContext:
             record = self.keys.ensure(KeyKind.ED25519)
         return self._signer(record.kid, self.did_method)
 
+    def jwt_signer(self, signer: Signer | None = None) -> JwtSigner:
+        """Who signs VC-JWTs: the RSA credential key (RS256) under our did:web, listed in the
+        DID document as a JWK; the Ed25519 key (EdDSA) when so configured, or when the issuer
+        is a did:key, whose document holds its one Ed25519 key and nothing else."""
+        ed = signer or self.signer()
+        if self.vc_jwt_alg == "EdDSA" or not ed.issuer_did.startswith("did:web:"):
+            return JwtSigner("EdDSA", ed.private_key, ed.verification_method)
+        try:
+            record = self.keys.active(KeyKind.RSA_CREDENTIAL)
+        except KeyStoreError:
+            record = self.keys.ensure(KeyKind.RSA_CREDENTIAL)
+        return JwtSigner("RS256", self._rsa_key(record.kid), f"{ed.issuer_did}#{record.kid}")
+
     def signer_for(self, kid: str, method: DidMethod) -> Signer:
         """A published (active or rotated, not retired) Ed25519 key; NotFound otherwise."""
         published = {r.kid for r in self.keys.published(KeyKind.ED25519)}
@@ -126,11 +169,17 @@ class IssuerContext:
         return self._signer(kid, method)
 
     def did_document(self) -> dict[str, Any]:
-        """The did:web document: every Ed25519 key that is not retired, newest last."""
+        """The did:web document: every Ed25519 key that is not retired, newest last, then
+        every RSA credential key (VC-JWT, RS256) that is not retired, as a JWK."""
         self.signer()  # there is always at least the active key
+        if self.did_method == "web" and self.vc_jwt_alg == "RS256":
+            self.jwt_signer()  # and an RSA key to name in VC-JWT headers
         records = self.keys.published(KeyKind.ED25519)
+        rsa_records = self.keys.published(KeyKind.RSA_CREDENTIAL)
         return did.did_web_document(
-            self.web_did, [(r.kid, self._private_key(r.kid).public_key()) for r in records]
+            self.web_did,
+            [(r.kid, self._private_key(r.kid).public_key()) for r in records],
+            [(r.kid, self._rsa_key(r.kid).public_key()) for r in rsa_records],
         )
 
     def issuer_ids(self) -> set[str]:

@@ -473,6 +473,43 @@ def settle_met(
     return settled
 
 
+def statuses(session: Session, *, context_id: int, request_ids: Collection[int]) -> dict[int, str]:
+    """The status of each of these requests that belongs to the course (others are absent)."""
+    if not request_ids:
+        return {}
+    rows = session.execute(
+        select(SignoffRequest.id, SignoffRequest.status).where(
+            SignoffRequest.context_id == context_id,
+            SignoffRequest.id.in_(sorted(set(request_ids))),
+        )
+    )
+    return {request_id: status for request_id, status in rows}
+
+
+def declined_pairs(
+    session: Session,
+    *,
+    context_id: int,
+    learner_ids: Collection[int],
+    statement_ids: Collection[uuid.UUID],
+) -> set[tuple[int, uuid.UUID]]:
+    """(learner, statement) pairs whose latest request was declined: a bulk action leaves
+    them out, so only an instructor who picks such a cell signs it."""
+    if not learner_ids or not statement_ids:
+        return set()
+    rows = session.execute(
+        select(SignoffRequest.learner_id, SignoffRequest.statement_id, SignoffRequest.status)
+        .where(
+            SignoffRequest.context_id == context_id,
+            SignoffRequest.learner_id.in_(sorted(set(learner_ids))),
+            SignoffRequest.statement_id.in_(sorted(set(statement_ids))),
+        )
+        .order_by(SignoffRequest.id)
+    )
+    latest = {(learner, statement): status for learner, statement, status in rows}
+    return {pair for pair, status in latest.items() if status == DECLINED}
+
+
 def evidence_file(
     session: Session, *, request_id: int, context_id: int, viewer_id: int
 ) -> SignoffRequest:

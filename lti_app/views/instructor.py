@@ -9,11 +9,14 @@ signs nothing; the confirmation needs no JavaScript.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from flask import (
@@ -30,11 +33,13 @@ from flask_babel import format_date, format_datetime, gettext, ngettext
 from keys import KeyStore
 from lti_app import ids, request_db
 from lti_app.auth import current_actor, launch_blueprint, require_instructor
+from lti_app.db import utcnow
 from lti_app.db.models import Context, SignoffRequest
 from lti_app.errors import AppError, NotFound
 from lti_app.lti import http as outbound
 from lti_app.lti import storage
 from lti_app.services import awarding, checklists, roster, signoff_requests, signoffs
+from lti_app.views import bulk_plan
 from lti_app.views import checklist_pages as pages
 
 bp = launch_blueprint("instructor", __name__)
@@ -42,7 +47,6 @@ log = logging.getLogger("skillsign.checklists")
 bp.context_processor(pages.nav_context)
 
 GRID_ARGS = ("level", "status", "q", "page")
-ALREADY_SHOWN = 8  # "already signed" messages listed one by one; the rest are counted
 ROSTER_RETRY = timedelta(minutes=5)  # before the grid asks a failing platform again
 
 
@@ -255,33 +259,66 @@ def confirm() -> Response | str:
             raise  # a forged id: an error page, not a flash on the grid
         pages.flash_error(exc)
         return redirect(_back(), 303)
-    names = checklists.people(request_db.session(), plan)
-    statements = sorted(
-        {s for ids in plan.values() for s in ids},
-        key=lambda s: scope.statements.index(scope.by_id[s]),
-    )
-    return render_template(
-        "checklists/confirm.html",
-        scope=scope,
+    preview = bulk_plan.preview(request_db.session(), scope, plan, picked=action == "cells")
+    return _confirm_page(
+        scope,
+        preview,
+        plan,
         action=action,
-        plan=plan,
-        names=names,
-        columns=[scope.by_id[s] for s in statements],
-        cells=sum(len(v) for v in plan.values()),
+        form_action=url_for(".sign"),
+        cancel=_grid_url(_grid_args(parse_qsl(request.form.get("back", "")))),
         level=scope.level(request.form.get("level")) if action == "level" else None,
         statement=request.form.get("statement"),
         back=request.form.get("back", ""),
     )
 
 
+def _confirm_page(
+    scope: checklists.Scope,
+    preview: bulk_plan.Preview,
+    asked: dict[int, list[uuid.UUID]],
+    **fields: object,
+) -> str:
+    """The confirmation of a sign-off: what it signs, what it leaves, what it issues."""
+    statements = sorted(
+        {s for ids in asked.values() for s in ids},
+        key=lambda s: scope.statements.index(scope.by_id[s]),
+    )
+    db = request_db.session()
+    return render_template(
+        "checklists/confirm.html",
+        scope=scope,
+        plan=asked,
+        preview=preview,
+        names=checklists.people(db, set(asked) | {learner for learner, _ in preview.declined}),
+        columns=[scope.by_id[s] for s in statements],
+        **fields,
+    )
+
+
 def _already_messages(pairs: list[tuple[int, uuid.UUID]], scope: checklists.Scope) -> None:
-    """Tell who signed what a bulk action found already done (another instructor, maybe)."""
+    """Tell what an action found already done (another instructor, maybe): who signed it
+    when it is one cell, else one line with the count and the signers, however many."""
     if not pairs:
         return
     db = request_db.session()
     signers = checklists.who_signed(db, pairs)
+    if len(pairs) > 1:
+        by = sorted({mark.by for mark in signers.values() if mark is not None})
+        shown = ", ".join(by[:3]) + (", …" if len(by) > 3 else "")
+        flash(
+            ngettext(
+                "%(num)d statement was already signed off (by %(names)s); it was left as it was.",
+                "%(num)d statements were already signed off (by %(names)s); they were left as "
+                "they were.",
+                len(pairs),
+                names=shown or "?",
+            ),
+            "info",
+        )
+        return
     names = checklists.people(db, {learner for learner, _ in pairs})
-    for learner_id, statement_id in pairs[:ALREADY_SHOWN]:
+    for learner_id, statement_id in pairs:
         mark = signers.get((learner_id, statement_id))
         who = names[learner_id].name if learner_id in names else "#" + str(learner_id)
         flash(
@@ -294,22 +331,19 @@ def _already_messages(pairs: list[tuple[int, uuid.UUID]], scope: checklists.Scop
             ),
             "info",
         )
-    rest = len(pairs) - ALREADY_SHOWN
-    if rest > 0:
-        flash(
-            ngettext(
-                "%(num)d more cell was already signed off.",
-                "%(num)d more cells were already signed off.",
-                rest,
-            ),
-            "info",
-        )
 
 
-def _sign(
-    scope: checklists.Scope, plan: dict[int, list[uuid.UUID]], note: str | None
-) -> tuple[int, int, list[tuple[int, uuid.UUID]], int]:
-    """Sign a plan; (cells signed, learners touched, already met, credentials issued)."""
+@dataclass
+class Outcome:
+    signed: int = 0  # sign-off events (cells)
+    statements: int = 0  # distinct statements signed
+    learners: int = 0  # learners with at least one new sign-off
+    already: list[tuple[int, uuid.UUID]] = field(default_factory=list)  # met meanwhile
+    issued: int = 0  # credentials
+
+
+def _sign(scope: checklists.Scope, plan: dict[int, list[uuid.UUID]], note: str | None) -> Outcome:
+    """Sign a plan (learners with the same statements in one call)."""
     actor = current_actor()
     db = request_db.session()
     # Learners with the same statements are signed in one call (a whole column or level).
@@ -318,6 +352,7 @@ def _sign(
         groups[tuple(statements)].append(learner_id)
     signed = issued = 0
     touched: set[int] = set()
+    statements_signed: set[uuid.UUID] = set()
     already: list[tuple[int, uuid.UUID]] = []
     for statements, learners in groups.items():
         result = signoffs.sign(
@@ -332,6 +367,7 @@ def _sign(
         signed += len(result.events)
         issued += len(result.credentials)
         touched |= {e.learner_id for e in result.events}
+        statements_signed |= {e.statement_id for e in result.events}
         already.extend(result.already_met)
         signoff_requests.settle_met(
             db,
@@ -340,23 +376,43 @@ def _sign(
             learner_ids=learners,
             statement_ids=list(statements),
         )
-    return signed, len(touched), already, issued
+    return Outcome(signed, len(statements_signed), len(touched), already, issued)
 
 
-def _report(signed: int, learners: int, issued: int) -> None:
-    if signed:
+def _report(
+    outcome: Outcome, scope: checklists.Scope, preview: bulk_plan.Preview | None = None
+) -> None:
+    """One line per kind of result, whatever the number of cells."""
+    if outcome.signed:
         flash(
-            gettext(
-                "Signed off %(cells)s for %(learners)s.",
-                cells=ngettext("%(num)d statement", "%(num)d statements", signed),
-                learners=ngettext("%(num)d learner", "%(num)d learners", learners),
+            ngettext(
+                "Signed off %(num)d statement for %(learners)s.",
+                "Signed off %(num)d statements for %(learners)s.",
+                outcome.statements,
+                learners=ngettext("%(num)d learner", "%(num)d learners", outcome.learners),
             ),
             "success",
         )
-    if issued:
+    if outcome.issued:
         flash(
-            ngettext("%(num)d credential was issued.", "%(num)d credentials were issued.", issued),
+            ngettext(
+                "%(num)d credential was issued.",
+                "%(num)d credentials were issued.",
+                outcome.issued,
+            ),
             "success",
+        )
+    _already_messages([*(preview.already_met if preview else []), *outcome.already], scope)
+    if preview and preview.declined:
+        flash(
+            ngettext(
+                "%(num)d statement whose request was declined was left out: sign it on the "
+                "learner's page.",
+                "%(num)d statements whose requests were declined were left out: sign them on "
+                "the learner's page.",
+                len(preview.declined),
+            ),
+            "info",
         )
 
 
@@ -365,15 +421,15 @@ def _report(signed: int, learners: int, issued: int) -> None:
 def sign() -> Response:
     scope = pages.scope()
     try:
-        _, plan = _selection(scope)
-        signed, learners, already, issued = _sign(scope, plan, request.form.get("note"))
+        action, asked = _selection(scope)
+        preview = bulk_plan.preview(request_db.session(), scope, asked, picked=action == "cells")
+        outcome = _sign(scope, preview.plan, request.form.get("note"))
     except AppError as exc:
         if exc.status == 404 or isinstance(exc, ids.BadFormId):
             raise  # a forged id: an error page, not a flash on the grid
         pages.flash_error(exc)  # an error flashed: nothing of this request is kept (§3)
         return redirect(_back(), 303)
-    _report(signed, learners, issued)
-    _already_messages(already, scope)
+    _report(outcome, scope, preview)
     return redirect(_back(), 303)
 
 
@@ -409,19 +465,32 @@ def learner_sign(learner_id: int) -> Response | tuple[str, int]:
     pages.course_learner(learner_id)
     scope = pages.scope()
     statements = pages.form_uuids("statement")
-    if not statements:
-        level = scope.level(request.form.get("level"))
-        statements = [c.id for c in level.statements] if level else []
+    picked = bool(statements)  # one statement chosen, not "every remaining one"
+    level = None if picked else scope.level(request.form.get("level"))
+    if level is not None:
+        statements = [c.id for c in level.statements]
     if not statements:
         return _learner_page(learner_id, gettext("Choose what to sign off."), 400)
+    asked = {learner_id: statements}
+    preview = bulk_plan.preview(request_db.session(), scope, asked, picked=picked)
+    if preview.completes and not request.form.get("confirmed"):
+        # It issues a credential: say so and ask first.
+        return _confirm_page(
+            scope,
+            preview,
+            asked,
+            action="learner",
+            form_action=url_for(".learner_sign", learner_id=learner_id),
+            cancel=url_for(".learner", learner_id=learner_id),
+            level=level,
+            picked=statements if picked else [],
+            note=request.form.get("note", ""),
+        ), 200
     try:
-        signed, learners, already, issued = _sign(
-            scope, {learner_id: statements}, request.form.get("note")
-        )
+        outcome = _sign(scope, preview.plan, request.form.get("note"))
     except AppError as exc:
         return _learner_page(learner_id, pages.message(exc), exc.status)
-    _report(signed, learners, issued)
-    _already_messages(already, scope)
+    _report(outcome, scope, preview)
     anchor = f"st-{statements[0]}" if len(statements) == 1 else None
     return redirect(url_for(".learner", learner_id=learner_id, _anchor=anchor), 303)
 
@@ -490,6 +559,34 @@ def audit(learner_id: int) -> str:
 
 
 # -- requests ------------------------------------------------------------------------------
+AGES = (1, 3, 7, 14, 30)  # "waiting for more than N days" filter choices
+QUEUE_FILTERS = ("learner", "statement", "age")
+
+
+def _queue_filters(source: Any) -> dict[str, str]:
+    """The queue's filters (learner, statement, age) as given, well-formed ones only."""
+    found = {}
+    learner, statement, age = (source.get(k, "") for k in QUEUE_FILTERS)
+    if learner.isdigit() and len(learner) < 12:
+        found["learner"] = learner
+    with contextlib.suppress(ValueError):
+        found["statement"] = str(uuid.UUID(statement))
+    if age.isdigit() and int(age) in AGES:
+        found["age"] = age
+    return found
+
+
+def _filtered(items: list[checklists.RequestView], filters: dict[str, str]) -> list[Any]:
+    now = utcnow()
+    return [
+        item
+        for item in items
+        if ("learner" not in filters or str(item.learner_id) == filters["learner"])
+        and ("statement" not in filters or str(item.statement_id) == filters["statement"])
+        and ("age" not in filters or now - item.created_at > timedelta(days=int(filters["age"])))
+    ]
+
+
 @bp.get("/requests")
 @require_instructor
 def requests_queue() -> str:
@@ -498,11 +595,143 @@ def requests_queue() -> str:
     if status not in ("pending", "approved", "declined", "withdrawn"):
         status = "pending"
     db = request_db.session()
-    items = checklists.request_queue(db, scope, status=status)
-    names = checklists.people(db, {r.learner_id for r in items})
+    every = checklists.request_queue(db, scope, status=status)
+    filters = _queue_filters(request.args)
+    items = _filtered(every, filters)
+    names = checklists.people(db, {r.learner_id for r in every})
     return render_template(
-        "checklists/requests.html", scope=scope, items=items, names=names, status=status
+        "checklists/requests.html",
+        scope=scope,
+        items=items,
+        every=len(every),
+        names=names,
+        status=status,
+        filters=filters,
+        ages=AGES,
+        learner_choices=sorted(
+            {r.learner_id for r in every}, key=lambda i: names[i].name if i in names else ""
+        ),
+        statement_choices=[c for c in scope.statements if c.id in {r.statement_id for r in every}],
     )
+
+
+def _chosen_requests(scope: checklists.Scope, filters: dict[str, str]) -> list[Any]:
+    """The requests a bulk form names: every pending one the filters show ("all"), or those
+    ticked. An id of another course is a 404, as on the one-request routes."""
+    db = request_db.session()
+    pending = checklists.request_queue(db, scope, status="pending")
+    if request.form.get("all"):
+        return _filtered(pending, filters)
+    chosen = pages.form_ints("request")
+    known = signoff_requests.statuses(db, context_id=scope.context_id, request_ids=chosen)
+    if set(chosen) - set(known):
+        raise NotFound(gettext("There is no such request in this course."))
+    wanted = set(chosen)
+    return [item for item in pending if item.id in wanted]
+
+
+@bp.post("/requests/decide")
+@require_instructor
+def decide_requests() -> Response | str:
+    """Approve or decline many requests with one comment: the form names them (or "all
+    shown"), a confirmation page says what will happen, and its button does it."""
+    scope = pages.scope()
+    filters = _queue_filters(request.form)
+    queue = url_for(".requests_queue", **filters)
+    decision = request.form.get("decision")
+    comment = (request.form.get("comment") or "").strip()
+    try:
+        items = _chosen_requests(scope, filters)
+        if decision not in ("approve", "decline"):
+            raise AppError(gettext("Choose whether to approve or decline."))
+        if not items:
+            raise AppError(gettext("Select at least one request."))
+        if decision == "decline" and not comment:
+            raise AppError(gettext("Say why you decline, so the learner knows what is missing."))
+    except AppError as exc:
+        if exc.status == 404 or isinstance(exc, ids.BadFormId):
+            raise
+        pages.flash_error(exc)
+        return redirect(queue, 303)
+    db = request_db.session()
+    if not request.form.get("confirmed"):
+        asked: dict[int, list[uuid.UUID]] = defaultdict(list)
+        for item in items:
+            asked[item.learner_id].append(item.statement_id)
+        preview = bulk_plan.preview(db, scope, dict(asked), picked=True)
+        return render_template(
+            "checklists/requests_confirm.html",
+            scope=scope,
+            items=items,
+            names=checklists.people(db, asked),
+            decision=decision,
+            comment=comment,
+            preview=preview,
+            filters=filters,
+            cancel=queue,
+        )
+    return _decide_many(scope, items, decision, comment, queue)
+
+
+def _decide_many(
+    scope: checklists.Scope, items: list[Any], decision: str, comment: str, queue: str
+) -> Response:
+    actor = current_actor()
+    db = request_db.session()
+    done = issued = 0
+    decided_meanwhile = 0
+    for item in items:
+        try:
+            if decision == "approve":
+                result = signoff_requests.approve(
+                    db,
+                    actor_id=actor.user_id,
+                    context_id=scope.context_id,
+                    request_id=item.id,
+                    comment=comment or None,
+                    allowed_statements=scope.statement_ids,
+                ).result
+                issued += len(result.credentials) if result is not None else 0
+            else:
+                signoff_requests.decline(
+                    db,
+                    actor_id=actor.user_id,
+                    context_id=scope.context_id,
+                    request_id=item.id,
+                    comment=comment,
+                )
+        except AppError as exc:
+            if exc.status != 409:  # decided by someone else meanwhile: counted, not fatal
+                pages.flash_error(exc)
+                return redirect(queue, 303)
+            decided_meanwhile += 1
+            continue
+        done += 1
+    if decision == "approve":
+        message = ngettext(
+            "%(num)d request approved and signed off.",
+            "%(num)d requests approved and signed off.",
+            done,
+        )
+    else:
+        message = ngettext(
+            "%(num)d request declined; the learner sees your comment.",
+            "%(num)d requests declined; the learners see your comment.",
+            done,
+        )
+    flash(message, "success")
+    _report(Outcome(issued=issued), scope)
+    if decided_meanwhile:
+        flash(
+            ngettext(
+                "%(num)d request had already been decided by someone else; it was left as it was.",
+                "%(num)d requests had already been decided by someone else; they were left "
+                "as they were.",
+                decided_meanwhile,
+            ),
+            "info",
+        )
+    return redirect(queue, 303)
 
 
 def _after_decision(request_id: int) -> Response:
@@ -521,10 +750,27 @@ def _after_decision(request_id: int) -> Response:
 
 @bp.post("/requests/<dbid:request_id>/approve")
 @require_instructor
-def approve(request_id: int) -> Response:
+def approve(request_id: int) -> Response | str:
     scope = pages.scope()
     actor = current_actor()
     db = request_db.session()
+    if not request.form.get("confirmed"):
+        # An approval that completes a level issues a credential: it is confirmed first.
+        pending = [r for r in checklists.request_queue(db, scope) if r.id == request_id]
+        asked = {r.learner_id: [r.statement_id] for r in pending}
+        preview = bulk_plan.preview(db, scope, asked, picked=True)
+        if preview.completes:
+            return render_template(
+                "checklists/requests_confirm.html",
+                scope=scope,
+                items=pending,
+                names=checklists.people(db, asked),
+                decision="approve",
+                comment=(request.form.get("comment") or "").strip(),
+                preview=preview,
+                filters={},
+                cancel=url_for(".requests_queue"),
+            )
     try:
         decision = signoff_requests.approve(
             db,
@@ -542,8 +788,8 @@ def approve(request_id: int) -> Response:
     code = scope.by_id[decision.request.statement_id].code
     flash(gettext("Request approved: %(code)s is signed off.", code=code), "success")
     if decision.result is not None:
-        _already_messages(list(decision.result.already_met), scope)
-        _report(0, 0, len(decision.result.credentials))
+        met = list(decision.result.already_met)
+        _report(Outcome(already=met, issued=len(decision.result.credentials)), scope)
     return _after_decision(request_id)
 
 

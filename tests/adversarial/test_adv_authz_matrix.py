@@ -129,6 +129,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("instructor.learner_undo", "POST"): course_a_staff(303, other_instructor=404),
     ("instructor.approve", "POST"): course_a_staff(303, other_instructor=404),
     ("instructor.decline", "POST"): course_a_staff(303, other_instructor=404),
+    # Bulk decisions: the request is decided (by the one-request route) before it runs.
+    ("instructor.decide_requests", "POST"): course_a_staff(303, other_instructor=404),
     # -- administration: tool admins everything; a platform's admins their platform's share -----
     ("admin.index", "GET"): admins(200),
     ("admin.frameworks", "GET"): admins(200),

@@ -33,7 +33,7 @@ def test_a_level_for_thirty_learners_in_three_clicks(app, tab):
     assert page.locator("#selection-count").inner_text() == "30 learners selected"
     tab.click("button[name=action][value=level]")  # 2: the linked level is preselected
     page.wait_for_url(re.compile(r"/grid/confirm$"))
-    assert "300 statements for 30 learners" in page.locator("p.lead").inner_text()
+    assert "10 statements for 30 learners" in page.locator("p.lead").inner_text()
     tab.click("form.confirm button[type=submit]")  # 3
     page.wait_for_url(re.compile(r"/grid$"))
     assert tab.clicks < 10

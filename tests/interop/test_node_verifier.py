@@ -156,6 +156,9 @@ def requests(issuer: Issuer) -> dict[str, dict]:
     token = jwt.sign_vc_jwt(jwt_credential, issuer.key, issuer.key_vm)
     header, payload, signature = token.split(".")
     forged_payload = _b64url_json({**_b64url_decode(payload), "name": "Forged"})
+    rsa_document = did.did_web_document(
+        issuer.web_did, [("key-2", issuer.key.public_key())], [("rsa-1", rsa_key.public_key())]
+    )
 
     found: dict[str, dict] = {
         "did-key": {"credential": key_credential},
@@ -227,6 +230,16 @@ def requests(issuer: Issuer) -> dict[str, dict]:
             "jwks": {rsa_kid: rsa_jwk},
         },
         "jwt-tampered": {"jwt": f"{header}.{forged_payload}.{signature}"},
+        # RS256 with the kid a DID URL whose method in the did:web document is a JWK.
+        "jwt-rs256-did-web": {
+            "jwt": jwt.sign_vc_jwt(
+                issuer.credential(issuer.web_did, valid_until="2035-01-01T00:00:00Z"),
+                rsa_key,
+                f"{issuer.web_did}#rsa-1",
+                algorithm="RS256",
+            ),
+            "didDocuments": {issuer.web_did: rsa_document},
+        },
     }
     for label, text in TEXTS.items():
         found[f"text-{label}"] = {"credential": issuer.key_credential(text=text)}
@@ -319,7 +332,9 @@ def test_node_rejects_what_must_be_rejected(node_results: dict[str, dict], key: 
     assert result["errors"], "a rejection should say why"
 
 
-@pytest.mark.parametrize("key", ["jwt-eddsa-did-key", "jwt-eddsa-did-web", "jwt-rs256"])
+@pytest.mark.parametrize(
+    "key", ["jwt-eddsa-did-key", "jwt-eddsa-did-web", "jwt-rs256", "jwt-rs256-did-web"]
+)
 def test_vc_jwt_verifies_with_jose(node_results: dict[str, dict], requests: dict, key: str) -> None:
     result = _verified(node_results, key)
     assert result["header"]["typ"] == "JWT"

@@ -224,9 +224,63 @@ def test_vc_jwt_and_baked_images_verify(service: Service) -> None:
     results = {r["id"]: r for r in node_verify(jwt_requests + images)}
     assert results["jwt"]["verified"] is True, results["jwt"]["errors"]
     assert results["jwt"]["credential"]["credentialSubject"]["id"] == "did:example:wallet-%E6%9D%8E"
+    header = results["jwt"]["header"]
+    if service.app.config["ISSUER_DID"] == "web":
+        # RS256 (SKILLSIGN_VC_JWT_ALG's default): jose found the kid's JWK in our DID document.
+        assert header["alg"] == "RS256"
+        (method,) = [
+            m for m in dids[issuer_did(request)]["verificationMethod"] if m["id"] == header["kid"]
+        ]
+        assert method["type"] == "JsonWebKey2020" and method["publicKeyJwk"]["kty"] == "RSA"
+        assert "d" not in method["publicKeyJwk"]
+    else:
+        assert header["alg"] == "EdDSA"  # a did:key names one Ed25519 key, nothing else
+    assert header["kid"].startswith(issuer_did(request) + "#")
     assert results["jwt-tampered"]["verified"] is False
     for fmt in ("png", "svg"):
         assert results[fmt]["verified"] is True, results[fmt]["errors"]
+
+
+def issuer_did(request: dict[str, Any]) -> str:
+    return request["credential"]["issuer"]["id"]
+
+
+def test_rs256_vc_jwt_checked_by_jose_against_our_did_document(service_factory) -> None:
+    """A did:web service signs VC-JWTs RS256 by default. jose resolves the kid from the DID
+    document the service publishes, verifies the signature, and checks the OB 3.0 section 8.2
+    payload: the credential's own members (no `vc` wrapper), iss, sub, jti, nbf, exp."""
+    service = service_factory("web")
+    with service.db.transaction() as session:
+        level = next(lv for lv in service.course.version.levels if lv.key == "emerging")
+        session.merge(level).credential_valid_days = 365
+    credential = service.complete(service.course.learners[2])
+    url = f"{service.server.url}/credentials/{credential.id}"
+    token = service.get(f"{url}.jwt", "application/jwt").text
+    did_document = service.get(f"{service.server.url}/.well-known/did.json").json()
+    (result,) = node_verify([{"jwt": token, "didDocuments": {did_document["id"]: did_document}}])
+    assert result["verified"] is True, result["errors"]
+    payload = result["credential"]
+    assert result["header"]["alg"] == "RS256"
+    assert "vc" not in payload and payload["type"] == [
+        "VerifiableCredential",
+        "OpenBadgeCredential",
+    ]
+    assert payload["iss"] == payload["issuer"]["id"] == did_document["id"]
+    assert payload["sub"] == payload["credentialSubject"]["id"]
+    assert payload["jti"] == payload["id"] == url
+    assert isinstance(payload["nbf"], int) and payload["exp"] > payload["nbf"] + 364 * 86400
+    # The same token against a DID document whose JWK was swapped for another key: refused.
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from credentials import did as dids
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    forged = json.loads(json.dumps(did_document))
+    for method in forged["verificationMethod"]:
+        if method["id"] == result["header"]["kid"]:
+            method["publicKeyJwk"] = {**dids.public_jwk(other), "alg": "RS256"}
+    (refused,) = node_verify([{"jwt": token, "didDocuments": {forged["id"]: forged}}])
+    assert refused["verified"] is False
 
 
 def test_rotated_keys_keep_old_credentials_verifying(service: Service) -> None:

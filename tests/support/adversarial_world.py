@@ -188,6 +188,10 @@ def plausible_form(world: LaunchedWorld, endpoint: str) -> dict[str, Any]:
         "instructor.learner_undo": {"statement": statement, "reason": "signed by mistake"},
         "instructor.approve": {"comment": "Seen on the ward."},
         "instructor.decline": {"comment": "Add the date."},
+        "instructor.decide_requests": {
+            "request": str(world.values["request_id"]),
+            "decision": "approve",
+        },
         "admin.deployment": {"deployment_id": world.platform.deployment_id, "decision": "approve"},
         "admin.upload_framework": {"file": (io.BytesIO(_seed().read_bytes()), "framework.json")},
         "admin.rotate_key": {"kind": "rsa"},

@@ -55,6 +55,7 @@ LAUNCH_POLICIES: dict[str, set[str]] = {
     "instructor.requests_queue": STAFF | {"other_instructor"},
     "instructor.approve": STAFF,
     "instructor.decline": STAFF,
+    "instructor.decide_requests": STAFF,  # names course A's requests: B's instructor gets 404
     "instructor.cohort": STAFF | {"other_instructor"},
     "instructor.cohort_csv": STAFF | {"other_instructor"},
     "admin.index": {"admin"},
@@ -149,6 +150,10 @@ def _form(world: World, endpoint: str) -> dict[str, object]:
         "instructor.learner_sign": {"statement": statement},
         "instructor.learner_undo": {"statement": statement, "reason": "test"},
         "instructor.decline": {"comment": "Add the date."},
+        "instructor.decide_requests": {
+            "request": str(world.extra["request_id"]),
+            "decision": "approve",
+        },
         "admin.deployment": {"deployment_id": "d1", "decision": "approve"},
         "admin.upload_framework": {"file": (io.BytesIO(b"{}"), "x.json")},
         "admin.rotate_key": {"kind": "rsa"},

@@ -66,3 +66,11 @@ def test_defaults_put_sqlite_under_instance(tmp_path):
     settings = load_settings(environ={"SKILLSIGN_INSTANCE_DIR": str(tmp_path)})
     assert settings["DATABASE_URL"] == f"sqlite:///{tmp_path / 'skillsign.db'}"
     assert settings["KEYS_DIR"] == str(tmp_path / "keys")
+
+
+def test_vc_jwt_algorithm_setting(tmp_path) -> None:
+    env = {"SKILLSIGN_INSTANCE_DIR": str(tmp_path)}
+    assert load_settings(environ=env)["VC_JWT_ALG"] == "RS256"  # OB 3.0 section 8.2's minimum
+    assert load_settings(environ=env | {"SKILLSIGN_VC_JWT_ALG": "eddsa"})["VC_JWT_ALG"] == "EdDSA"
+    with pytest.raises(ConfigError, match="SKILLSIGN_VC_JWT_ALG"):
+        load_settings(environ=env | {"SKILLSIGN_VC_JWT_ALG": "HS256"})

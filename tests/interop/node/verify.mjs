@@ -55,11 +55,19 @@ async function verifyDataIntegrity(request) {
   };
 }
 
-async function publicKeyFor(kid, request) {
+async function publicKeyFor(kid, request, alg) {
   if(request.jwks && request.jwks[kid]) {
     return jose.importJWK(request.jwks[kid], request.jwks[kid].alg);
   }
+  // The kid is a DID URL: dereferenced in the issuer's DID document to its method, which
+  // holds either a JWK (publicKeyJwk: RS256 keys) or a Multikey (Ed25519).
   const method = await resolveDidUrl(kid, request.didDocuments);
+  if(method.publicKeyJwk) {
+    if('d' in method.publicKeyJwk) {
+      throw new Error(`${kid}: the DID document publishes a private key`);
+    }
+    return jose.importJWK(method.publicKeyJwk, alg);
+  }
   const keyPair = await Ed25519Multikey.from(method);
   const jwk = await Ed25519Multikey.toJwk({keyPair});
   return jose.importJWK(jwk, 'EdDSA');
@@ -67,7 +75,7 @@ async function publicKeyFor(kid, request) {
 
 async function verifyJwt(request) {
   const header = jose.decodeProtectedHeader(request.jwt);
-  const key = await publicKeyFor(header.kid, request);
+  const key = await publicKeyFor(header.kid, request, header.alg);
   const options = {algorithms: ['EdDSA', 'Ed25519', 'RS256'], typ: 'JWT'};
   if(request.now) {
     options.currentDate = new Date(request.now);
@@ -80,8 +88,19 @@ async function verifyJwt(request) {
       errors.push(`${claim} ${JSON.stringify(payload[claim])} != ${JSON.stringify(value)}`);
     }
   };
+  // OB 3.0 section 8.2: the payload is the credential itself (VC 2.0), not a `vc` claim,
+  // with iss, sub (when the subject has an id), jti, nbf and exp beside its members.
+  if('vc' in payload) {
+    errors.push('the payload nests the credential in a vc claim (VC 1.1 form)');
+  }
+  if(!Array.isArray(payload['@context']) || !Array.isArray(payload.type) ||
+    !payload.type.includes('OpenBadgeCredential')) {
+    errors.push('the payload is not an OpenBadgeCredential (@context, type)');
+  }
   expect('iss', issuer);
-  expect('sub', payload.credentialSubject?.id);
+  if(payload.credentialSubject?.id !== undefined || 'sub' in payload) {
+    expect('sub', payload.credentialSubject?.id);
+  }
   expect('jti', payload.id);
   expect('nbf', Math.floor(Date.parse(payload.validFrom) / 1000));
   if(payload.validUntil) {

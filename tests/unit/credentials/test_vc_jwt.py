@@ -9,8 +9,9 @@ import warnings
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from credentials import did, jwt
+from credentials import did, jwt, ob3
 from credentials.errors import JwtError
+from credentials.timefmt import parse_datetime
 
 
 @pytest.fixture(scope="module")
@@ -175,3 +176,73 @@ def test_claims_must_match_the_credential(
 def test_garbage_is_unreadable(garbage: str) -> None:
     credential, result = jwt.verify_vc_jwt(garbage, lambda kid: None)
     assert credential is None and result.failure == "shape"
+
+
+def _resign(payload: dict, signing_key, kid: str) -> str:
+    from joserfc import jws
+    from joserfc.jwk import OKPKey
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # joserfc's note that "EdDSA" has a newer name
+        return jws.serialize_compact(
+            {"alg": "EdDSA", "kid": kid, "typ": "JWT"},
+            json.dumps(payload).encode(),
+            OKPKey.import_key(signing_key),
+            algorithms=["EdDSA"],
+        )
+
+
+def _nbf(credential: dict) -> int:
+    return int(parse_datetime(credential["validFrom"]).timestamp())
+
+
+def test_sub_is_required_only_when_the_subject_has_an_id(
+    make_credential, signing_key, verification_method, resolve
+) -> None:
+    """OB 3.0 section 8.2: `sub` is credentialSubject.id. A subject known only by a hashed
+    identifier has none; its token verifies without `sub`, and fails with one."""
+    anonymous = make_credential(subject=ob3.Subject(identifier_email="a@b.example", salt="s"))
+    payload = {**anonymous, "iss": anonymous["issuer"]["id"], "jti": anonymous["id"]}
+    payload["nbf"] = _nbf(anonymous)
+    token = _resign(payload, signing_key, verification_method)
+    _, result = jwt.verify_vc_jwt(token, resolve)
+    assert result.verified, result.reason
+    token = _resign({**payload, "sub": "did:example:someone"}, signing_key, verification_method)
+    _, result = jwt.verify_vc_jwt(token, resolve)
+    assert not result.verified and "'sub'" in result.reason
+    # With an id, a missing `sub` is refused.
+    identified = make_credential()
+    payload = {**identified, "iss": identified["issuer"]["id"], "jti": identified["id"]}
+    payload["nbf"] = _nbf(identified)
+    _, result = jwt.verify_vc_jwt(_resign(payload, signing_key, verification_method), resolve)
+    assert not result.verified and "'sub' claim is missing" in result.reason
+
+
+def test_rs256_kid_dereferences_to_a_jwk_in_a_did_web_document(
+    make_credential, signing_key, rsa_key
+) -> None:
+    """The RS256 key is published in the issuer's did:web document as a JsonWebKey2020 with
+    publicKeyJwk (public members only), listed under assertionMethod; the JWT's kid names it
+    and the pipeline's resolver finds it there."""
+    issuer = did.did_web("issuer.example.edu")
+    document = did.did_web_document(
+        issuer, [("ed-1", signing_key.public_key())], [("rsa-1", rsa_key.public_key())]
+    )
+    method = next(m for m in document["verificationMethod"] if m["id"] == f"{issuer}#rsa-1")
+    assert method["type"] == "JsonWebKey2020"
+    assert set(method["publicKeyJwk"]) == {"kty", "n", "e", "alg", "kid"}
+    assert method["publicKeyJwk"]["alg"] == "RS256"
+    assert f"{issuer}#rsa-1" in document["assertionMethod"]
+    assert did.JWS_2020_CONTEXT in document["@context"]
+    credential = make_credential(issuer=ob3.Issuer(id=issuer, name="Example College"))
+    token = jwt.sign_vc_jwt(credential, rsa_key, f"{issuer}#rsa-1", algorithm="RS256")
+    header, _, _ = _segments(token)
+    assert header == {"alg": "RS256", "kid": f"{issuer}#rsa-1", "typ": "JWT"}
+    resolve = lambda kid: did.resolve_public_key(kid, {issuer: document})  # noqa: E731
+    _, result = jwt.verify_vc_jwt(token, resolve)
+    assert result.verified, result.reason
+    # The Ed25519 method of the same document cannot stand in for RS256.
+    forged = token.split(".")
+    forged[0] = _encode({"alg": "RS256", "kid": f"{issuer}#ed-1", "typ": "JWT"})
+    _, result = jwt.verify_vc_jwt(".".join(forged), resolve)
+    assert not result.verified and result.failure == "key"

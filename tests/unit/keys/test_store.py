@@ -62,3 +62,19 @@ def test_active_key_cannot_be_retired_and_unknown_kid_is_refused(tmp_path):
         store.private_key("A" * 43)
     with pytest.raises(KeyStoreError, match="malformed"):
         store._key_path("../../etc/passwd")
+
+
+def test_rsa_credential_key_is_its_own_key(tmp_path) -> None:
+    """VC-JWTs are signed RS256 with a key of their own: not the LTI key, never in the LTI
+    JWKS, rotated without a grace period (credentials outlive a week)."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    store = KeyStore(tmp_path / "keys")
+    lti = store.ensure(KeyKind.RSA)
+    credential = store.ensure(KeyKind.RSA_CREDENTIAL)
+    assert credential.kid != lti.kid
+    assert isinstance(store.private_key(credential.kid), rsa.RSAPrivateKey)
+    assert store.private_key(credential.kid).key_size >= 2048
+    assert [k["kid"] for k in store.public_jwks(KeyKind.RSA)["keys"]] == [lti.kid]
+    rotated = store.rotate(KeyKind.RSA_CREDENTIAL)
+    assert {r.kid for r in store.published(KeyKind.RSA_CREDENTIAL)} == {credential.kid, rotated.kid}
