@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from credentials.verify import VerificationResult
 from lti_app.cli.common import echo_json, fail
-from lti_app.db.models import Credential, FrameworkLevel
+from lti_app.db.models import Credential, FrameworkLevel, User
 from lti_app.request_db import database
 from lti_app.services import awarding, credential_store, verification
 from lti_app.services import issuer as issuer_service
@@ -82,6 +82,15 @@ def credentials_group() -> None:
     """Issued credentials: list, show, export, revoke."""
 
 
+def _learner(session: Session, learner_id: int) -> dict[str, str | None]:
+    """The learner's name and email as the LMS last sent them."""
+    user = session.get(User, learner_id)
+    return {
+        "learner_name": user.name if user else None,
+        "learner_email": user.email if user else None,
+    }
+
+
 def _label(level: FrameworkLevel | None) -> str:
     if level is None:
         return "?"
@@ -100,16 +109,24 @@ def credentials_list(learner_id: int | None, limit: int | None, as_json: bool) -
         items = []
         for row in rows:
             level = session.get(FrameworkLevel, row.level_id)
-            items.append({**awarding.summary(row), "achievement": _label(level)})
+            items.append(
+                {
+                    **awarding.summary(row),
+                    **_learner(session, row.learner_id),
+                    "achievement": _label(level),
+                }
+            )
     if as_json:
         echo_json(items)
         return
     if not items:
         click.echo("no credentials issued")
     for item in items:
+        who = item["learner_name"] or f"learner {item['learner_id']}"
+        email = f" <{item['learner_email']}>" if item["learner_email"] else ""
         click.echo(
             f"{item['id']}  {item['state']:<8} {item['issued_at'][:10]}  "
-            f"learner {item['learner_id']}  {item['achievement']}"
+            f"{who}{email}  {item['achievement']}"
         )
 
 
@@ -129,14 +146,19 @@ def credentials_show(ref: str, as_json: bool) -> None:
     with database().transaction() as session:
         row = _load(session, ref)
         level = session.get(FrameworkLevel, row.level_id)
-        info = {**awarding.summary(row), "achievement": _label(level)}
+        info = {
+            **awarding.summary(row),
+            **_learner(session, row.learner_id),
+            "achievement": _label(level),
+        }
         document = row.document
         url = issuer_service.context(session).credential_url(row.id)
     if as_json:
         echo_json({**info, "url": url, "document": document})
         return
     click.echo(f"{info['achievement']}\n{url}")
-    for key in ("state", "learner_id", "issued_at", "valid_until", "revoked_at"):
+    keys = ("state", "learner_name", "learner_email", "learner_id", "issued_at", "valid_until")
+    for key in (*keys, "revoked_at"):
         if info[key] is not None:
             click.echo(f"  {key.replace('_', ' ')}: {info[key]}")
     if info["revocation_reason"]:

@@ -59,7 +59,8 @@ def frameworks_import(path: Path, as_json: bool) -> None:
     info, created = import_path(path)
     if as_json:
         _echo_json(
-            {k: info[k] for k in ("id", "version", "title", "levels")} | {"created": created}
+            {k: info[k] for k in ("id", "identifier", "version", "title", "levels")}
+            | {"created": created}
         )
         return
     if info["published"]:
@@ -67,6 +68,7 @@ def frameworks_import(path: Path, as_json: bool) -> None:
     else:
         verb = "imported" if created else "already imported, unchanged"
     click.echo(f"{info['title']} {info['version']} ({info['id']}): {verb}")
+    click.echo(f"  custom parameters: {_custom_parameters(info)}")
 
 
 @frameworks_group.command("list")
@@ -87,6 +89,12 @@ def frameworks_list(as_json: bool) -> None:
     for row in rows:
         levels = ", ".join(f"{lv['key']} ({lv['statements']})" for lv in row["levels"])
         click.echo(f"{row['id']}  {row['title']}  {row['version']}  [{levels}]")
+        click.echo(f"  custom parameters: {_custom_parameters(row)}")
+
+
+def _custom_parameters(info: dict[str, Any]) -> str:
+    """The custom parameters that pin an LMS link to this version (README, "Add to Moodle")."""
+    return f"skillsign_framework={info['identifier']} skillsign_version={info['version']}"
 
 
 def _version(session: Session, ref: str) -> FrameworkVersion:
@@ -98,13 +106,32 @@ def _version(session: Session, ref: str) -> FrameworkVersion:
 
 @frameworks_group.command("show")
 @click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Print the version as JSON.")
 @with_appcontext
-def frameworks_show(ref: str) -> None:
+def frameworks_show(ref: str, as_json: bool) -> None:
     """Show a framework version's levels and statements."""
     with database().transaction() as session:
         row = _version(session, ref)
+        info = framework_service.summary(row)
         fw = framework_service.to_model(row)
+    if as_json:
+        levels = [
+            {
+                "key": level.key,
+                "label": level.label,
+                "statements": len(level.statements),
+                "items": [
+                    {"id": str(st.id), "position": st.position, "text": st.text}
+                    for st in level.statements
+                ],
+            }
+            for level in fw.levels
+        ]
+        custom = {"skillsign_framework": fw.identifier, "skillsign_version": fw.version}
+        _echo_json(info | {"levels": levels, "custom_parameters": custom})
+        return
     click.echo(f"{fw.title} — {fw.version}\n{fw.identifier}  ({fw.id})")
+    click.echo(f"custom parameters: {_custom_parameters(info)}")
     for level in fw.levels:
         click.echo(f"\n{level.label} [{level.key}] — {len(level.statements)} statements")
         for st in level.statements:

@@ -177,6 +177,36 @@ def find_version(session: Session, ref: str, *, scope: Scope) -> FrameworkVersio
     return session.scalars(query.order_by(FrameworkVersion.imported_at.desc())).first()
 
 
+def find_reference(
+    session: Session, framework: str, version: str | None, *, scope: Scope
+) -> tuple[FrameworkVersion | None, str | None]:
+    """A framework named as custom parameters name it: an identifier (with an optional
+    version) or a version's uuid (with an optional version that must be that uuid's).
+    (row, None) when found; (None, why) when not, in a sentence for the person who set the
+    parameters."""
+    framework, version = framework.strip(), (version or "").strip()
+    try:
+        version_id = uuid.UUID(framework)
+    except ValueError:
+        version_id = None
+    if version_id is not None:
+        row = find_version(session, str(version_id), scope=scope)
+        if row is None:
+            return None, f"framework {framework!r} is not loaded in skillsign"
+        if version and version != row.version:
+            return None, (
+                f"the framework version {framework} is {row.identifier} version "
+                f"{row.version!r}, not {version!r}: set skillsign_version={row.version} or "
+                "leave it out"
+            )
+        return row, None
+    ref = f"{framework}@{version}" if version else framework
+    row = find_version(session, ref, scope=scope)
+    if row is None:
+        return None, f"framework {ref!r} is not loaded in skillsign"
+    return row, None
+
+
 # Versions are immutable, so (id, hash) identifies the parsed model for good.
 _MODELS: dict[tuple[uuid.UUID, str], Framework] = {}
 

@@ -292,10 +292,9 @@ def resolve_choice(
     framework = (framework or "").strip()
     if not framework:
         raise LinkChoiceError("no framework was named")
-    ref = f"{framework}@{version.strip()}" if version and version.strip() else framework
-    row = framework_service.find_version(session, ref, scope=platform_id)
+    row, problem = framework_service.find_reference(session, framework, version, scope=platform_id)
     if row is None:
-        raise LinkChoiceError(f"framework {ref!r} is not loaded in skillsign")
+        raise LinkChoiceError(problem)
     if isinstance(levels, str):
         keys = [k.strip() for k in levels.split(",") if k.strip()]
     else:

@@ -138,6 +138,12 @@ def test_credentials_list_show_export(runner, db, wallet_credential, issued, tmp
     assert {r["state"] for r in rows} == {"valid"}
     text = runner.invoke(args=["credentials", "list"]).output
     assert str(issued.id) in text and "Emerging" in text
+    # Who holds each credential: the learner's name and email, not only a user id.
+    by_id = {r["id"]: r for r in rows}
+    holder = by_id[str(wallet_credential.id)]
+    assert holder["learner_email"] and holder["learner_email"].endswith("@example.edu")
+    assert holder["learner_name"]
+    assert f"{holder['learner_name']} <{holder['learner_email']}>" in text
 
     shown = runner.invoke(
         args=["credentials", "show", f"http://localhost/credentials/{issued.id}", "--json"]
@@ -146,6 +152,10 @@ def test_credentials_list_show_export(runner, db, wallet_credential, issued, tmp
     info = json.loads(shown.output)
     assert info["document"] == issued.document
     assert info["has_jwt"] is False
+    assert info["learner_email"] == by_id[str(issued.id)]["learner_email"]
+    plain = runner.invoke(args=["credentials", "show", str(issued.id)]).output
+    assert f"learner email: {info['learner_email']}" in plain
+    assert f"learner name: {info['learner_name']}" in plain
     assert runner.invoke(args=["credentials", "show", "not-a-uuid"]).exit_code == 1
 
     for fmt in ("json", "png", "svg"):

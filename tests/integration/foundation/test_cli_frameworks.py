@@ -165,3 +165,49 @@ def test_show_unknown_reference(runner):
     result = runner.invoke(args=["frameworks", "show", "no-such-framework"])
     assert result.exit_code == 1
     assert "no framework version matches" in result.output
+
+
+def test_list_import_and_show_give_the_identifier_custom_parameters_name(runner, db, seed_path):
+    """README "Add to Moodle": skillsign_framework=<framework identifier>. Every command
+    that names a version gives that identifier, and the parameters to paste."""
+    imported = json.loads(
+        runner.invoke(args=["frameworks", "import", str(seed_path), "--json"]).output
+    )
+    assert imported["identifier"] == "onet-soc:29-2053.00"
+    listed = json.loads(runner.invoke(args=["frameworks", "list", "--json"]).output)
+    assert [row["identifier"] for row in listed] == ["onet-soc:29-2053.00"]
+    text = runner.invoke(args=["frameworks", "list"]).output
+    assert "skillsign_framework=onet-soc:29-2053.00 skillsign_version=v.26.05" in text
+    shown = runner.invoke(args=["frameworks", "show", imported["id"], "--json"])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.output)
+    assert data["identifier"] == "onet-soc:29-2053.00" and data["id"] == imported["id"]
+    assert data["custom_parameters"] == {
+        "skillsign_framework": "onet-soc:29-2053.00",
+        "skillsign_version": "v.26.05",
+    }
+    assert [len(lv["items"]) for lv in data["levels"]] == [10, 10, 10, 10]
+    assert data["levels"][0]["items"][0]["position"] == 1
+    plain = runner.invoke(args=["frameworks", "show", "onet-soc:29-2053.00"]).output
+    assert "custom parameters: skillsign_framework=onet-soc:29-2053.00" in plain
+
+
+def test_a_uuid_with_its_own_version_is_accepted_and_another_version_refused(runner, db, seed_path):
+    from lti_app.services import launches
+
+    imported = json.loads(
+        runner.invoke(args=["frameworks", "import", str(seed_path), "--json"]).output
+    )
+    version_id = imported["id"]
+    with db.transaction() as session:
+        # A CLI import is published for every platform: any platform id may use it.
+        for version in (None, "v.26.05", " v.26.05 "):
+            choice = launches.resolve_choice(session, 1, version_id, version, "emerging")
+            assert str(choice.version.id) == version_id
+            assert choice.level_keys == ["emerging"]
+        with pytest.raises(launches.LinkChoiceError) as refused:
+            launches.resolve_choice(session, 1, version_id, "v.25.01", None)
+    assert str(refused.value) == (
+        f"the framework version {version_id} is onet-soc:29-2053.00 version 'v.26.05', "
+        "not 'v.25.01': set skillsign_version=v.26.05 or leave it out"
+    )
