@@ -110,6 +110,12 @@ SETTINGS: tuple[Setting, ...] = (
         "requests to /lti/register (dynamic registration) per client address",
     ),
     Setting(
+        "SKILLSIGN_RATELIMIT_WALLET",
+        "RATELIMIT_WALLET",
+        "30 per minute;300 per hour",
+        "POSTs to the OpenID4VCI token and credential endpoints per client address",
+    ),
+    Setting(
         "SKILLSIGN_LAUNCH_SESSION_MAX_AGE",
         "LAUNCH_SESSION_MAX_AGE",
         "12",

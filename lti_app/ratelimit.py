@@ -26,11 +26,14 @@ from lti_app.config import ConfigError
 VERIFY_ENDPOINTS = ("verify.verify_page", "verify.verify_api")
 # Endpoint limited by SKILLSIGN_RATELIMIT_REGISTER (GET: the platform opens it in a window).
 REGISTER_ENDPOINTS = ("lti.register",)
+# Endpoints limited by SKILLSIGN_RATELIMIT_WALLET (POST): the OpenID4VCI token endpoint, where a
+# stranger could guess transaction codes, and the credential endpoint, which signs.
+WALLET_ENDPOINTS = ("oid4vci.token", "oid4vci.credential")
 
 
 def init_app(app: Flask) -> Limiter:
     """Attach the limiter; call after the blueprints are registered."""
-    for key in ("RATELIMIT_VERIFY", "RATELIMIT_REGISTER"):
+    for key in ("RATELIMIT_VERIFY", "RATELIMIT_REGISTER", "RATELIMIT_WALLET"):
         try:  # fail at start, with the setting's name, not at the first request
             parse_many(app.config[key])
         except ValueError as exc:
@@ -45,9 +48,11 @@ def init_app(app: Flask) -> Limiter:
         key_prefix="skillsign",
     )
     limiter.init_app(app)
-    limited = [(e, "RATELIMIT_VERIFY", "POST") for e in VERIFY_ENDPOINTS] + [
-        (e, "RATELIMIT_REGISTER", "GET") for e in REGISTER_ENDPOINTS
-    ]
+    limited = (
+        [(e, "RATELIMIT_VERIFY", "POST") for e in VERIFY_ENDPOINTS]
+        + [(e, "RATELIMIT_REGISTER", "GET") for e in REGISTER_ENDPOINTS]
+        + [(e, "RATELIMIT_WALLET", "POST") for e in WALLET_ENDPOINTS]
+    )
     for endpoint, key, method in limited:
         view = app.view_functions.get(endpoint)
         if view is not None:

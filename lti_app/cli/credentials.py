@@ -13,7 +13,7 @@ from credentials.verify import VerificationResult
 from lti_app.cli.common import echo_json, fail
 from lti_app.db.models import Credential, FrameworkLevel, User
 from lti_app.request_db import database
-from lti_app.services import awarding, credential_store, verification
+from lti_app.services import awarding, credential_store, verification, wallet
 from lti_app.services import issuer as issuer_service
 from lti_app.services.errors import AppError
 
@@ -79,7 +79,7 @@ def verify_command(file: Path, as_json: bool, offline: bool) -> None:
 
 @click.group("credentials")
 def credentials_group() -> None:
-    """Issued credentials: list, show, export, revoke."""
+    """Issued credentials: list, show, export, revoke, offer to a wallet."""
 
 
 def _learner(session: Session, learner_id: int) -> dict[str, str | None]:
@@ -212,3 +212,40 @@ def credentials_revoke(ref: str, reason: str) -> None:
     except AppError as error:
         fail(error.detail)
     click.echo(f"revoked {credential_id}")
+
+
+@credentials_group.command("offer")
+@click.argument("ref")
+@click.option("--tx-code", "tx_code", is_flag=True, help="Protect the offer with a 6-digit code.")
+@click.option("--json", "as_json", is_flag=True)
+@with_appcontext
+def credentials_offer(ref: str, tx_code: bool, as_json: bool) -> None:
+    """Print a fresh OpenID4VCI offer link for a credential (REF: its id or URL): one wallet
+    claims a copy bound to its DID, once, within 10 minutes."""
+    try:
+        with database().transaction() as session:
+            row = _load(session, ref)
+            offer = wallet.create_offer(
+                session,
+                issuer_service.context(session),
+                credential_id=row.id,
+                learner_id=None,
+                tx_code=tx_code,
+            )
+    except AppError as error:
+        fail(error.detail)
+    if as_json:
+        echo_json(
+            {
+                "credential_id": str(offer.credential_id),
+                "offer": offer.link,
+                "credential_offer_uri": offer.offer_uri,
+                "tx_code": offer.tx_code,
+                "expires_at": offer.expires_at.isoformat(),
+            }
+        )
+        return
+    click.echo(offer.link)
+    if offer.tx_code:
+        click.echo(f"transaction code: {offer.tx_code}")
+    click.echo(f"valid until {offer.expires_at.isoformat()}, once")

@@ -531,7 +531,26 @@ def revoke(
             "status_index": credential.status_index,
         },
     )
+    _revoke_wallet_copies(session, credential, reason, actor_id, actor_label)
     return credential
+
+
+def _revoke_wallet_copies(
+    session: Session,
+    credential: Credential,
+    reason: str,
+    actor_id: int | None,
+    actor_label: str | None,
+) -> None:
+    """Revoke the copies of ``credential`` claimed into wallets (services/wallet.py): each is
+    a credential of its own, and none may outlive the achievement it copies."""
+    copies = session.scalars(
+        select(Credential).where(
+            Credential.copy_of_id == credential.id, Credential.revoked_at.is_(None)
+        )
+    ).all()
+    for copy in copies:
+        revoke(session, copy, reason=reason, actor_id=actor_id, actor_label=actor_label)
 
 
 # --------------------------------------------------------------------------- wallet

@@ -337,6 +337,7 @@ def credentials_of(
         .where(
             Credential.learner_id.in_(sorted(set(learner_ids))),
             Credential.level_id.in_(sorted(set(level_ids))),
+            Credential.copy_of_id.is_(None),  # wallet copies are listed with their credential
         )
         .order_by(Credential.issued_at.desc())
     )

@@ -21,3 +21,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(import_module("lti_app.views.credentials").bp)
     app.register_blueprint(import_module("lti_app.views.case").bp)
     app.register_blueprint(import_module("lti_app.views.verify").bp)
+    app.register_blueprint(import_module("lti_app.views.oid4vci").bp)
+    app.register_blueprint(import_module("lti_app.views.wallet_pages").bp)

@@ -93,6 +93,15 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("credentials.ob2_assertion", "GET"): public(200),
     ("credentials.ob2_badge_class", "GET"): public(200),
     ("credentials.ob2_issuer", "GET"): public(200),
+    # OpenID4VCI: a wallet has no session. Metadata is for anyone; an offer needs its secret
+    # handle, the token endpoint a pre-authorized code (an empty form: 400), the credential
+    # endpoint an access token (none: 401, and nothing changes). A nonce is for anyone.
+    ("oid4vci.issuer_metadata", "GET"): public(200),
+    ("oid4vci.authorization_server_metadata", "GET"): public(200),
+    ("oid4vci.offer", "GET"): public(404),
+    ("oid4vci.token", "POST"): public(400),
+    ("oid4vci.nonce", "POST"): public(200),
+    ("oid4vci.credential", "POST"): public(401),
     ("case.cf_document", "GET"): public(200),
     ("case.cf_package", "GET"): public(200),
     ("case.cf_item", "GET"): public(404),  # the version id is not an item's id
@@ -115,6 +124,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("learner.withdraw", "POST"): row(403, anonymous=401, learner=303, other_learner=404),
     # A request's file: its learner and course A's staff; nobody else learns it exists.
     ("learner.evidence_file", "GET"): row(404, anonymous=401, learner=200, ta=200, instructor=200),
+    # "Add to a wallet": only the credential's own learner (learner2, who has no session here);
+    # to everyone else the credential does not exist.
+    ("wallet.wallet_page", "GET"): row(404, anonymous=401),
+    ("wallet.make_offer", "POST"): row(404, anonymous=401),
     # -- the instructor's pages: course A's staff; course B's instructor sees only course B -----
     ("instructor.grid", "GET"): course_a_staff(200, other_instructor=200),
     ("instructor.cohort", "GET"): course_a_staff(200, other_instructor=200),

@@ -165,6 +165,7 @@ def build(app: Flask, platform: LaunchPlatform) -> LaunchedWorld:
             "kid": credential.signing_kid,
             "identifier": str(version_id),
             "filename": "skillsign.css",
+            "handle": "no-such-offer",  # a credential offer's handle (OpenID4VCI)
         }
     return world
 

@@ -18,6 +18,7 @@ from lti_app.db.models.lti import (
 )
 from lti_app.db.models.outbox import OutboxMessage
 from lti_app.db.models.signoffs import SignoffEvent, SignoffRequest
+from lti_app.db.models.wallet import WalletNonce, WalletOffer
 
 __all__ = [
     "Admin",
@@ -40,4 +41,6 @@ __all__ = [
     "Statement",
     "StatusList",
     "User",
+    "WalletNonce",
+    "WalletOffer",
 ]

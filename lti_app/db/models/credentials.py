@@ -57,6 +57,13 @@ class Credential(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     revocation_reason: Mapped[str | None] = mapped_column(Text)
+    # A copy claimed into a wallet (OpenID4VCI): the learner's credential it copies, and the
+    # wallet's DID it is bound to. A copy has its own status index and no live_key, and is
+    # revoked with the credential it copies (awarding.revoke).
+    # NO ACTION, not RESTRICT: SQLite checks RESTRICT row by row, so emptying the table in
+    # one statement would fail on a copy deleted after its original.
+    copy_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("credentials.id"), index=True)
+    holder_did: Mapped[str | None] = mapped_column(String(1024))
 
     learner: Mapped[User] = relationship(foreign_keys=[learner_id])
     status_list: Mapped[StatusList] = relationship()

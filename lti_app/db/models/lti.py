@@ -69,6 +69,8 @@ class User(Base):
     # Learner choices for their credentials.
     wallet_did: Mapped[str | None] = mapped_column(String(1024))
     show_name_on_credentials: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the learner last chose (NULL: never asked; a wallet offer asks first).
+    name_choice_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime | None]
 

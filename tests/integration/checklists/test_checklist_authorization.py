@@ -58,6 +58,9 @@ LAUNCH_POLICIES: dict[str, set[str]] = {
     "instructor.decide_requests": STAFF,  # names course A's requests: B's instructor gets 404
     "instructor.cohort": STAFF | {"other_instructor"},
     "instructor.cohort_csv": STAFF | {"other_instructor"},
+    # The world's credential is learners[1]'s, who is none of these callers: all are refused.
+    "wallet.wallet_page": set(),
+    "wallet.make_offer": set(),
     "admin.index": {"admin"},
     "admin.deployment": {"admin"},
     "admin.frameworks": {"admin"},
@@ -67,7 +70,10 @@ LAUNCH_POLICIES: dict[str, set[str]] = {
     "admin.rotate_key": {"admin"},
 }
 # Blueprints whose pages need no launch: anyone may call them.
-PUBLIC_BLUEPRINTS = {"public", "lti", "credentials", "verify", "case", "api", "demo", "static"}
+PUBLIC_BLUEPRINTS = {
+    *("public", "lti", "credentials", "verify", "case", "api", "demo", "static"),
+    "oid4vci",  # a wallet's calls (OpenID4VCI): no launch, a secret in each request instead
+}
 
 
 @pytest.fixture
@@ -115,6 +121,7 @@ def _values(world: World, caller: str) -> dict[str, object]:
         "fmt": "json",
         "identifier": str(world.version_id),
         "filename": "skillsign.css",
+        "handle": "no-such-offer",
     }
 
 
