@@ -11,6 +11,11 @@ Served by gunicorn like the product: ``gunicorn -w 2 'bench.bare_tool:create_app
 
     {"issuer": ..., "client_id": ..., "auth_login_url": ..., "auth_token_url": ...,
      "key_set_url": ..., "deployment_id": ...}
+
+The *secure floor* is the same tool with ``BARE_SECURE_DATABASE_URL`` set: each launch also
+consumes its nonce in PostgreSQL (a replay to another worker or host is refused) and upserts
+its user, in one transaction: what any tool that is safe behind several workers and keeps
+its users must do. The ratio to it is what skillsign adds beyond that.
 """
 
 from __future__ import annotations
@@ -47,8 +52,57 @@ class MemoryCache:
         self._data[key] = ((time.time() + exp) if exp else 0.0, value)
 
 
-def build(settings: dict[str, str], secret_key: str) -> Flask:
+class SecureFloor:
+    """A nonce consumed once and a user upserted, in one transaction (PostgreSQL)."""
+
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS secure_floor_nonces ("
+        " nonce varchar(255) PRIMARY KEY, expires_at timestamptz NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS secure_floor_users ("
+        " id serial PRIMARY KEY, issuer varchar(512) NOT NULL, sub varchar(255) NOT NULL,"
+        " name varchar(512), email varchar(512), last_seen_at timestamptz NOT NULL,"
+        " UNIQUE (issuer, sub))",
+    )
+    NONCE = (
+        "INSERT INTO secure_floor_nonces (nonce, expires_at)"
+        " VALUES (%s, now() + interval '1 hour') ON CONFLICT DO NOTHING RETURNING nonce"
+    )
+    USER = (
+        "INSERT INTO secure_floor_users (issuer, sub, name, email, last_seen_at)"
+        " VALUES (%s, %s, %s, %s, now()) ON CONFLICT (issuer, sub) DO UPDATE"
+        " SET name = excluded.name, email = excluded.email,"
+        " last_seen_at = excluded.last_seen_at RETURNING id"
+    )
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+
+        # One connection per worker, opened on first use (gunicorn forks after import).
+        self._url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._connect = psycopg.connect
+        self._conn: Any = None
+        # Both workers boot at once, and two concurrent CREATE TABLE IF NOT EXISTS can still
+        # collide in PostgreSQL's catalogue: one at a time, under an advisory lock.
+        with self._connect(self._url) as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('secure_floor_schema'))")
+            for statement in self.SCHEMA:
+                conn.execute(statement)
+
+    def record(self, data: dict[str, Any]) -> None:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect(self._url)
+        with self._conn.transaction():
+            if self._conn.execute(self.NONCE, (str(data.get("nonce")),)).fetchone() is None:
+                raise PermissionError("nonce already used")
+            self._conn.execute(
+                self.USER,
+                (data.get("iss"), data.get("sub"), data.get("name"), data.get("email")),
+            ).fetchone()
+
+
+def build(settings: dict[str, str], secret_key: str, database_url: str | None = None) -> Flask:
     app = Flask("bare_pylti1p3")
+    secure = SecureFloor(database_url) if database_url else None
     app.secret_key = secret_key
     config = ToolConfDict(
         {
@@ -75,6 +129,11 @@ def build(settings: dict[str, str], secret_key: str) -> Flask:
         message = FlaskMessageLaunch(FlaskRequest(), config)
         message.set_public_key_caching(key_cache, cache_lifetime=7200)
         data = message.get_launch_data()
+        if secure is not None:
+            try:
+                secure.record(data)
+            except PermissionError:
+                return "<!doctype html><title>replay</title><p>replayed launch</p>", 401
         return f"<!doctype html><title>ok</title><p>hello {data.get('sub')}</p>"
 
     @app.get("/healthz")
@@ -86,4 +145,6 @@ def build(settings: dict[str, str], secret_key: str) -> Flask:
 
 def create_app() -> Flask:
     settings = json.loads(Path(os.environ["BARE_LTI_CONFIG"]).read_text(encoding="utf-8"))
-    return build(settings, os.environ["BARE_LTI_SECRET_KEY"])
+    return build(
+        settings, os.environ["BARE_LTI_SECRET_KEY"], os.environ.get("BARE_SECURE_DATABASE_URL")
+    )
