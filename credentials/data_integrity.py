@@ -27,6 +27,11 @@ from .timefmt import format_datetime, now_utc, parse_datetime
 
 PROOF_TYPE = "DataIntegrityProof"
 CRYPTOSUITE = "eddsa-rdfc-2022"
+# The Linked Data Proof suite OB 3.0's first edition named, still signed by many issuers: the
+# same Ed25519 signature over the same two RDFC hashes, without `cryptosuite`, and with the
+# suite's context in the document. Verified, never issued.
+ED25519_2020 = "Ed25519Signature2020"
+ED25519_2020_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"
 PROOF_PURPOSE = "assertionMethod"  # what verify requires and sign writes by default
 
 PublicKeyResolver = Callable[[str], Ed25519PublicKey]
@@ -152,7 +157,8 @@ def _verify_one(
     if isinstance(hashes, ProofResult):
         return hashes
     config_hash, document_hash = hashes
-    return _check_signature(resolve, vm, signature, config_hash + document_hash)
+    suite = ED25519_2020 if proof.get("type") == ED25519_2020 else CRYPTOSUITE
+    return _check_signature(resolve, vm, signature, config_hash + document_hash, suite)
 
 
 def _read_proof(proof: object) -> tuple[Mapping[str, Any], str, bytes] | ProofResult:
@@ -161,9 +167,14 @@ def _read_proof(proof: object) -> tuple[Mapping[str, Any], str, bytes] | ProofRe
         return _shape("proof must be a JSON object")
     vm = proof.get("verificationMethod")
     vm = vm if isinstance(vm, str) else None
-    if proof.get("type") != PROOF_TYPE:
-        return _unsupported(f"proof type {proof.get('type')!r} is not {PROOF_TYPE}", vm)
-    if proof.get("cryptosuite") != CRYPTOSUITE:
+    if proof.get("type") == ED25519_2020:
+        if "cryptosuite" in proof:
+            return _shape(f"an {ED25519_2020} proof has no cryptosuite", vm)
+    elif proof.get("type") != PROOF_TYPE:
+        return _unsupported(
+            f"proof type {proof.get('type')!r} is not {PROOF_TYPE} or {ED25519_2020}", vm
+        )
+    elif proof.get("cryptosuite") != CRYPTOSUITE:
         return _unsupported(f"cryptosuite {proof.get('cryptosuite')!r} is not {CRYPTOSUITE}", vm)
     if proof.get("proofPurpose") != PROOF_PURPOSE:
         return _shape(f"proofPurpose {proof.get('proofPurpose')!r} is not {PROOF_PURPOSE!r}", vm)
@@ -190,6 +201,11 @@ def _verify_hashes(
 ) -> tuple[bytes, bytes] | ProofResult:
     """The proof configuration's and the document's hashes, as signed."""
     options = {key: value for key, value in proof.items() if key != "proofValue"}
+    if proof.get("type") == ED25519_2020:
+        contexts = unsecured["@context"]
+        if ED25519_2020_CONTEXT not in (contexts if isinstance(contexts, list) else [contexts]):
+            # What the suite's terms mean comes from its context; without it they are undefined.
+            return _shape(f"an {ED25519_2020} proof needs {ED25519_2020_CONTEXT} in @context", vm)
     if "@context" in options:
         # VC-DI-EDDSA: a proof's own @context must be a prefix of the document's.
         proof_ctx = options.pop("@context")
@@ -211,7 +227,7 @@ def _verify_hashes(
 
 
 def _check_signature(
-    resolve: PublicKeyResolver, vm: str, signature: bytes, signed: bytes
+    resolve: PublicKeyResolver, vm: str, signature: bytes, signed: bytes, suite: str
 ) -> ProofResult:
     try:
         public_key = resolve(vm)
@@ -230,7 +246,7 @@ def _check_signature(
             vm,
             "signature",
         )
-    return ProofResult(True, f"{CRYPTOSUITE} signature verified with {vm}", vm)
+    return ProofResult(True, f"{suite} signature verified with {vm}", vm)
 
 
 def verify(

@@ -89,6 +89,9 @@ OB_V3_EXTENSIONS_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/extensions.j
 DATA_INTEGRITY_V2_CONTEXT = "https://w3id.org/security/data-integrity/v2"
 MULTIKEY_V1_CONTEXT = "https://w3id.org/security/multikey/v1"
 DID_V1_CONTEXT = "https://www.w3.org/ns/did/v1"
+# Verifying credentials in the VC 1.1 form, as OB 3.0 allows verifiers to (never issued here).
+VC_V1_CONTEXT = "https://www.w3.org/2018/credentials/v1"
+ED25519_2020_CONTEXT = "https://w3id.org/security/suites/ed25519-2020/v1"
 
 # Undefined terms expand against this vocabulary; ".invalid" (RFC 2606) can never be a real host.
 _SENTINEL_VOCAB = "https://undefined-term.skillsign.invalid/#"

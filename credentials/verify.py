@@ -7,8 +7,14 @@ did:web) and status list credentials come from the caller's fetchers, so the app
 own documents without HTTP and decide itself how (and whether) to fetch anyone else's.
 
 A credential that carries a ``credentialStatus`` is only valid when its status list could be
-fetched, its proof verified, and its bit read: "could not check revocation" is invalid, not
-valid.
+fetched, its proof verified, and its bit read. A status list that cannot be fetched leaves the
+revocation status unknown: the result is ``status_unknown``, not valid, and not ``invalid``
+either (the signature may well be good; nobody can say whether it was revoked). A status list
+that was fetched but is forged, foreign or malformed makes the credential invalid.
+
+OB 3.0 credentials in the VC 1.1 form (``https://www.w3.org/2018/credentials/v1``, with
+``issuanceDate`` and ``expirationDate``) and ``Ed25519Signature2020`` proofs are verified too, as
+OB 3.0 allows verifiers to; we issue VC 2.0 with ``eddsa-rdfc-2022`` only.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ from . import data_integrity, status_list
 from .baking import PNG_SIGNATURE, extract_png, extract_svg
 from .did import resolve_public_key, split_did_url
 from .errors import CredentialError, KeyResolutionError
-from .jsonld import VC_V2_CONTEXT
+from .jsonld import VC_V1_CONTEXT, VC_V2_CONTEXT
 from .jwt import is_compact_jws, verify_vc_jwt
 from .timefmt import now_utc, parse_datetime
 
 CheckName = Literal["format", "well_formed", "proof", "issuer_key", "status", "validity"]
-Status = Literal["valid", "invalid", "revoked", "expired", "not_yet_valid", "unreadable"]
+Status = Literal[
+    "valid", "invalid", "revoked", "expired", "not_yet_valid", "status_unknown", "unreadable"
+]
 DidDocumentFetcher = Callable[[str], Mapping[str, Any] | None]
 StatusListFetcher = Callable[[str], Mapping[str, Any] | None]
 
@@ -145,11 +153,25 @@ def _types(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+def _date_fields(credential: Mapping[str, Any]) -> tuple[str, str]:
+    """The names of the validity dates: VC 2.0's, or VC 1.1's for a credential in that form."""
+    contexts = credential.get("@context")
+    if isinstance(contexts, list) and contexts and contexts[0] == VC_V1_CONTEXT:
+        return "issuanceDate", "expirationDate"
+    return "validFrom", "validUntil"
+
+
 def _well_formed(credential: Mapping[str, Any]) -> str | None:
     """The first structural problem, or None."""
     contexts = credential.get("@context")
-    if not isinstance(contexts, list) or not contexts or contexts[0] != VC_V2_CONTEXT:
-        return f"@context must be a list starting with {VC_V2_CONTEXT}"
+    if (
+        not isinstance(contexts, list)
+        or not contexts
+        or contexts[0] not in (VC_V2_CONTEXT, VC_V1_CONTEXT)
+    ):
+        return (
+            f"@context must be a list starting with {VC_V2_CONTEXT} (or VC 1.1's {VC_V1_CONTEXT})"
+        )
     types = _types(credential.get("type"))
     if "VerifiableCredential" not in types:
         return "type must include VerifiableCredential"
@@ -164,10 +186,11 @@ def _well_formed(credential: Mapping[str, Any]) -> str | None:
         return "credentialSubject must be an object"
     if not isinstance(subject.get("achievement"), Mapping):
         return "credentialSubject.achievement must be an object"
+    start, end = _date_fields(credential)
     try:
-        parse_datetime(credential.get("validFrom"), field="validFrom")
-        if "validUntil" in credential:
-            parse_datetime(credential["validUntil"], field="validUntil")
+        parse_datetime(credential.get(start), field=start)
+        if end in credential:
+            parse_datetime(credential[end], field=end)
     except CredentialError as error:
         return str(error)
     return None
@@ -233,18 +256,18 @@ def _status(
     if not entries:
         return Check("status", False, "credentialStatus is not a BitstringStatusListEntry"), False
     if fetcher is None:
-        return Check(
-            "status", False, "revocation could not be checked: no status list fetcher"
-        ), False
+        return _unknown("no status list fetcher was given"), False
     issuer = status_list.issuer_id_of(credential)
     for entry in entries:
         url = entry.get("statusListCredential")
+        if not isinstance(url, str):
+            return Check("status", False, "statusListCredential is not a URL"), False
         try:
-            list_credential = fetcher(url) if isinstance(url, str) else None
-        except Exception as error:  # the caller's fetcher: report it as a failed check
-            return Check("status", False, f"fetching status list {url} failed: {error}"), False
+            list_credential = fetcher(url)
+        except Exception as error:  # the caller's fetcher: the list is out of reach
+            return _unknown(f"fetching status list {url} failed: {error}"), False
         if list_credential is None:
-            return Check("status", False, f"status list {url!r} could not be fetched"), False
+            return _unknown(f"status list {url} could not be fetched"), False
         proof = data_integrity.verify(list_credential, resolver)
         if not proof.verified:
             return Check(
@@ -269,24 +292,24 @@ def _status(
     return Check("status", True, "not revoked"), False
 
 
+def _unknown(why: str) -> Check:
+    """A status check that could not be made: neither passed nor failed."""
+    return Check("status", None, f"revocation status could not be checked: {why}")
+
+
 def _validity(credential: Mapping[str, Any], now: datetime) -> tuple[Check, Status | None]:
+    start, end = _date_fields(credential)
     try:
-        valid_from = parse_datetime(credential.get("validFrom"), field="validFrom")
-        valid_until = (
-            parse_datetime(credential["validUntil"], field="validUntil")
-            if "validUntil" in credential
-            else None
-        )
+        valid_from = parse_datetime(credential.get(start), field=start)
+        valid_until = parse_datetime(credential[end], field=end) if end in credential else None
     except CredentialError as error:
         return Check("validity", False, str(error)), "invalid"
     if valid_from > now:
-        return Check(
-            "validity", False, f"not valid before {credential['validFrom']}"
-        ), "not_yet_valid"
+        return Check("validity", False, f"not valid before {credential[start]}"), "not_yet_valid"
     if valid_until is not None and valid_until < now:
-        return Check("validity", False, f"expired on {credential['validUntil']}"), "expired"
-    until = f" until {credential['validUntil']}" if valid_until else ""
-    return Check("validity", True, f"valid from {credential['validFrom']}{until}"), None
+        return Check("validity", False, f"expired on {credential[end]}"), "expired"
+    until = f" until {credential[end]}" if valid_until else ""
+    return Check("validity", True, f"valid from {credential[start]}{until}"), None
 
 
 def _result(
@@ -395,4 +418,11 @@ def _check_current(
         return "invalid"
     if revoked:
         return "revoked"
+    if validity_status is None and _status_unknown(credential, checks["status"]):
+        return "status_unknown"
     return validity_status
+
+
+def _status_unknown(credential: Mapping[str, Any], status: Check) -> bool:
+    """The credential can be revoked, and whether it was could not be found out."""
+    return status.ok is None and credential.get("credentialStatus") is not None

@@ -28,6 +28,7 @@ def _print_result(result: VerificationResult) -> None:
         "revoked": "REVOKED",
         "expired": "EXPIRED",
         "not_yet_valid": "NOT YET VALID",
+        "status_unknown": "SIGNATURE VALID, REVOCATION STATUS UNKNOWN",
         "invalid": "INVALID",
         "unreadable": "UNREADABLE",
     }[result.status]
@@ -51,7 +52,8 @@ def _print_result(result: VerificationResult) -> None:
 def verify_command(file: Path, as_json: bool, offline: bool) -> None:
     """Verify a credential: JSON, VC-JWT, or a baked PNG or SVG (FILE, or - for stdin).
 
-    Exit 0 when valid; 1 when invalid, revoked, expired or not yet valid; 2 when unreadable.
+    Exit 0 when valid; 1 when invalid, revoked, expired, not yet valid, or when its revocation
+    status could not be checked; 2 when unreadable.
     """
     try:
         if str(file) == "-":

@@ -8,7 +8,15 @@ from typing import Any
 
 from credentials.verify import CHECK_NAMES
 
-STATUSES = ["valid", "invalid", "revoked", "expired", "not_yet_valid", "unreadable"]
+STATUSES = [
+    "valid",
+    "invalid",
+    "revoked",
+    "expired",
+    "not_yet_valid",
+    "status_unknown",
+    "unreadable",
+]
 FORMATS = ["json", "jwt", "png+json", "png+jwt", "svg+json", "svg+jwt"]
 LD = "application/ld+json"
 

@@ -120,7 +120,8 @@ def test_key_not_listed_for_assertion_is_refused(make_credential, signing_key, i
 @pytest.mark.parametrize(
     ("field", "value", "failure"),
     [
-        ("type", "Ed25519Signature2020", "unsupported"),
+        ("type", "Ed25519Signature2020", "shape"),  # known suite, but it has no cryptosuite
+        ("type", "RsaSignature2018", "unsupported"),
         ("cryptosuite", "ecdsa-rdfc-2019", "unsupported"),
         ("proofPurpose", "authentication", "shape"),
         ("proofValue", "not-multibase", "shape"),

@@ -17,13 +17,15 @@ CONTEXTS_DIR = Path(jsonld.__file__).parent / "contexts"
 def test_every_indexed_context_is_served_and_nothing_else() -> None:
     index = json.loads((CONTEXTS_DIR / "index.json").read_text())
     assert jsonld.VC_V2_CONTEXT in index and jsonld.OB_V3_CONTEXT in index
+    # VC 1.1 and the Ed25519Signature2020 suite: for verifying credentials in that form.
+    assert jsonld.VC_V1_CONTEXT in index and jsonld.ED25519_2020_CONTEXT in index
     for url, name in index.items():
         remote = jsonld.document_loader(url)
         assert remote["documentUrl"] == url
         assert remote["document"] == json.loads((CONTEXTS_DIR / name).read_text())
         assert "@context" in remote["document"]
     with pytest.raises(DocumentLoaderError, match="not available offline"):
-        jsonld.document_loader("https://www.w3.org/2018/credentials/v1")
+        jsonld.document_loader("https://w3id.org/security/suites/ed25519-2018/v1")
 
 
 def test_loader_copies_so_callers_cannot_corrupt_the_vendored_context() -> None:

@@ -159,15 +159,39 @@ def test_status_list_problems_make_it_invalid(
             now=now,
         )
 
-    missing = run(None)
-    assert missing.status == "invalid" and "could not be fetched" in missing.check("status").reason
     tampered = status_list_for()
     tampered["credentialSubject"]["encodedList"] = status_list_for(42)["credentialSubject"][
         "encodedList"
     ]
     untrusted = run(tampered)
     assert untrusted.status == "invalid" and "not trusted" in untrusted.check("status").reason
-    assert verify(signed, did_documents_fetcher=did_fetcher, now=now).check("status").ok is False
+    assert untrusted.valid is False
+
+
+def test_unreachable_status_list_is_unknown_not_invalid(signed, did_fetcher, now) -> None:
+    """A list that cannot be fetched says nothing about the credential: the signature checks
+    still pass, the status is not known, and the verdict says exactly that, never "valid"."""
+
+    def unreachable(url: str) -> dict:
+        raise OSError("connection timed out")
+
+    for fetcher, why in (
+        ({}.get, "could not be fetched"),
+        (unreachable, "connection timed out"),
+        (None, "no status list fetcher"),
+    ):
+        result = verify(
+            signed, did_documents_fetcher=did_fetcher, status_list_fetcher=fetcher, now=now
+        )
+        assert result.status == "status_unknown", why
+        assert result.valid is False
+        assert result.check("proof").ok is True and result.check("issuer_key").ok is True
+        assert result.check("status").ok is None
+        assert (
+            "could not be checked" in result.check("status").reason
+            and why in result.check("status").reason
+        )
+        assert result.check("validity").ok is True
 
 
 def test_credential_without_status_can_be_valid(make_credential, sign, did_fetcher, now) -> None:
