@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from flask import flash, request
+from flask import flash, request, session
 from flask_babel import format_datetime, gettext
 from sqlalchemy import select
 
@@ -78,7 +78,12 @@ def nav_context() -> dict[str, Any]:
         ]
     if actor.is_admin:
         items.append(("admin.index", gettext("Admin")))
-    return {"actor": actor, "nav_items": items, "credential_href": credential_href}
+    return {
+        "actor": actor,
+        "nav_items": items,
+        "credential_href": credential_href,
+        "return_url": session.get("_return_url"),  # launch_presentation.return_url
+    }
 
 
 def credential_href(credential_id: uuid.UUID) -> str:

@@ -177,7 +177,8 @@ def deep_link() -> Response | tuple[str, int]:
 def sign_out() -> str:
     """End this launch session now: its address stops working (CSRF-checked like every POST)."""
     actor = current_actor()
+    return_url = session.get("_return_url")
     launch_sessions.end(request_db.session(), key=actor.session_id)
     # Nothing left to save: the row is gone (a null session is not written back).
     session.state = None  # type: ignore[attr-defined]
-    return render_template("lti/signed_out.html")
+    return render_template("lti/signed_out.html", return_url=return_url)

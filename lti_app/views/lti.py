@@ -248,6 +248,10 @@ def launch() -> Response:
         data["_launch_id"] = message.get_launch_id()
     if record.link_setup and record.link_setup != "pinned":
         data["_link_notice"] = record.link_setup
+    # The pages' "Back to course" link (launch_presentation.return_url, http(s) only).
+    return_url = c.url(c.obj(claims, c.LAUNCH_PRESENTATION).get("return_url"), 2048)
+    if return_url:
+        data["_return_url"] = return_url
     bound_by_cookie = message.binding == "cookie"
     token = sessions.create(
         db,

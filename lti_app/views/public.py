@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy import text
 
 from lti_app import request_db
@@ -15,7 +15,13 @@ bp = Blueprint("public", __name__)
 def index() -> str:
     # Only what is published for everyone: a platform's own uploads are its business.
     versions = framework_service.list_versions(request_db.session(), scope=None)
-    return render_template("index.html", versions=versions)
+    # The demo LMS is mounted beside the tool (never in production): the home page leads there.
+    demo_url = None
+    if "skillsign.demo_lms" in current_app.extensions:
+        from lti_app.demo.platform import MOUNT_PATH
+
+        demo_url = f"{request.script_root}{MOUNT_PATH}/"
+    return render_template("index.html", versions=versions, demo_url=demo_url)
 
 
 @bp.get("/healthz")
