@@ -28,7 +28,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
@@ -86,6 +86,9 @@ class LaunchState:
     in_course: bool = True
 
 
+_INSERT = insert(LaunchSession.__table__)
+
+
 def create(
     session: Session,
     record: LaunchRecord,
@@ -97,28 +100,30 @@ def create(
     """Store a launch session and return its token (shown only in URLs)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
-    session.add(
-        LaunchSession(
-            key=session_key(token),
-            status=PENDING if pending else ACTIVE,
-            user_id=record.user_id,
-            platform_id=record.platform_id,
-            context_id=record.context_id,
-            resource_link_id=record.resource_link_id,
-            message_type=record.message_type,
-            roles=list(record.roles.membership),
-            is_instructor=record.roles.is_instructor,
-            is_learner=record.roles.is_learner,
-            is_admin=record.roles.is_admin or record.is_tool_admin,
-            is_tool_admin=record.is_tool_admin,
-            locale=record.locale,
-            browser_hash=browser_hash,
-            data=dict(data or {}),
-            created_at=now,
-            expires_at=now + (PENDING_TTL if pending else TTL),
-        )
+    # A Core INSERT: nothing in the request uses the row as an object, and the ORM's unit of
+    # work for this one row was a fifth of the launch POST's time under py-spy.
+    session.connection().execute(
+        _INSERT,
+        {
+            "key": session_key(token),
+            "status": PENDING if pending else ACTIVE,
+            "user_id": record.user_id,
+            "platform_id": record.platform_id,
+            "context_id": record.context_id,
+            "resource_link_id": record.resource_link_id,
+            "message_type": record.message_type,
+            "roles": list(record.roles.membership),
+            "is_instructor": record.roles.is_instructor,
+            "is_learner": record.roles.is_learner,
+            "is_admin": record.roles.is_admin or record.is_tool_admin,
+            "is_tool_admin": record.is_tool_admin,
+            "locale": record.locale,
+            "browser_hash": browser_hash,
+            "data": dict(data or {}),
+            "created_at": now,
+            "expires_at": now + (PENDING_TTL if pending else TTL),
+        },
     )
-    session.flush()
     return token
 
 
