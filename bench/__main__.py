@@ -69,6 +69,12 @@ def _passback() -> list[Figure]:
     return bench_passback.figures(launches=50, scores=30)
 
 
+def _wallet() -> list[Figure]:
+    from bench import bench_wallet
+
+    return bench_wallet.figures(claims=50)
+
+
 # name -> (title in RESULTS.md, what it measures, runner); run in this order.
 BENCHMARKS: dict[str, tuple[str, str, Callable[[], list[Figure]]]] = {
     "storm": (
@@ -108,6 +114,13 @@ BENCHMARKS: dict[str, tuple[str, str, Callable[[], list[Figure]]]] = {
         "launch, one at a time",
         "Sequential complete launches, in process, on SQLite; baseline: the bare pylti1p3 tool.",
         _launch,
+    ),
+    "wallet": (
+        "add to a wallet",
+        "One credential claimed through OpenID4VCI (offer URI, token, nonce, credential), "
+        "server time, in process on SQLite; baseline: one eddsa-rdfc-2022 signature of the "
+        "same credential, alternating with the claims. Goal: <= 2 x.",
+        _wallet,
     ),
     "passback": (
         "passback and progress",

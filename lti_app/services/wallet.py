@@ -37,13 +37,14 @@ from credentials.timefmt import now_utc
 from lti_app.db.models import Credential, FrameworkLevel, User, WalletNonce, WalletOffer
 from lti_app.services import audit, status_lists
 from lti_app.services.errors import NotFound
-from lti_app.services.issuer import IssuerContext
+from lti_app.services.issuer import IssuerContext, Signer
 from lti_app.services.messages import N_, UserError
 
 OFFER_TTL = timedelta(minutes=10)
 TOKEN_TTL = timedelta(minutes=5)
 NONCE_TTL = timedelta(minutes=5)
 TX_CODE_LENGTH = 6
+SWEEP_EVERY = 16  # new_nonce deletes expired nonces about once in this many calls
 PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 OFFER_SCHEME = "openid-credential-offer://"
 OFFER_PATH = "/oid4vci/offers/"
@@ -99,6 +100,13 @@ def issuer_id(issuer: IssuerContext) -> str:
     return issuer.base_url
 
 
+def _jwt_algorithm(issuer: IssuerContext) -> str:
+    # The rule of issuer.jwt_signer, without loading a key to answer a metadata request.
+    if issuer.vc_jwt_alg == "EdDSA" or issuer.did_method != "web":
+        return "EdDSA"
+    return "RS256"
+
+
 def _configuration(fmt: Format, issuer: IssuerContext) -> dict[str, Any]:
     definition: dict[str, Any] = {"type": list(_TYPES)}
     if fmt == "ldp_vc":
@@ -109,7 +117,7 @@ def _configuration(fmt: Format, issuer: IssuerContext) -> dict[str, Any]:
         "cryptographic_binding_methods_supported": ["did:key", "did:jwk"],
         # ldp_vc names the Data Integrity cryptosuite; jwt_vc_json the JOSE algorithm.
         "credential_signing_alg_values_supported": (
-            ["eddsa-rdfc-2022"] if fmt == "ldp_vc" else ["EdDSA"]
+            ["eddsa-rdfc-2022"] if fmt == "ldp_vc" else [_jwt_algorithm(issuer)]
         ),
         "proof_types_supported": {
             "jwt": {"proof_signing_alg_values_supported": sorted(holder_proof.ALGORITHMS)}
@@ -318,15 +326,17 @@ def exchange_code(
 
 
 def new_nonce(session: Session, now: datetime | None = None) -> tuple[str, int]:
-    """A fresh ``c_nonce`` and its lifetime in seconds. Expired nonces are swept here, so the
-    table holds only the last few minutes' worth."""
+    """A fresh ``c_nonce`` and its lifetime in seconds. About one call in ``SWEEP_EVERY``
+    also deletes the expired nonces: the table keeps only the last few minutes' worth, and
+    most calls pay for one INSERT only."""
     moment = now or now_utc()
     nonce = secrets.token_urlsafe(32)
-    session.execute(
-        delete(WalletNonce)
-        .where(WalletNonce.expires_at < moment - NONCE_TTL)
-        .execution_options(synchronize_session=False)
-    )
+    if secrets.randbelow(SWEEP_EVERY) == 0:
+        session.execute(
+            delete(WalletNonce)
+            .where(WalletNonce.expires_at < moment - NONCE_TTL)
+            .execution_options(synchronize_session=False)
+        )
     session.add(WalletNonce(nonce_hash=_hash(nonce), expires_at=moment + NONCE_TTL))
     session.flush()
     return nonce, int(NONCE_TTL.total_seconds())
@@ -355,15 +365,42 @@ def _use_nonce(session: Session, nonce: str, moment: datetime) -> None:
 # --------------------------------------------------------------------------- credential endpoint
 
 
-def _offer_for_token(session: Session, token: str | None, moment: datetime) -> WalletOffer:
+def _offer_for_token(
+    session: Session, token: str | None, moment: datetime
+) -> tuple[WalletOffer, Credential, User]:
+    """The offer a token was granted for, with its credential and learner: one query (the
+    credential endpoint's fixed cost is mostly round trips). The credential's row is locked
+    until the request ends (the whole database on SQLite): a revocation running at the same
+    time either waits and then revokes the new copy with it, or goes first and this request
+    sees it revoked."""
     if not token:
         raise Oid4vciError("invalid_token", "an access token is required", 401)
-    offer = session.scalar(select(WalletOffer).where(WalletOffer.token_hash == _hash(token)))
-    if offer is None or offer.token_expires_at is None or offer.token_expires_at <= moment:
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if not postgres:
+        # SQLite has no row locks: a first write takes the database's write lock, so what is
+        # read next cannot change before this request ends (signoffs.lock_learners does the
+        # same). It changes nothing.
+        session.execute(
+            update(WalletOffer)
+            .where(WalletOffer.token_hash == _hash(token))
+            .values(id=WalletOffer.id)
+            .execution_options(synchronize_session=False)
+        )
+    query = (
+        select(WalletOffer, Credential, User)
+        .join(Credential, Credential.id == WalletOffer.credential_id)
+        .join(User, User.id == Credential.learner_id)
+        .where(WalletOffer.token_hash == _hash(token))
+    )
+    row = session.execute(query.with_for_update(of=Credential) if postgres else query).one_or_none()
+    if row is None:
+        raise Oid4vciError("invalid_token", "the access token is unknown or expired", 401)
+    offer, original, learner = row
+    if offer.token_expires_at is None or offer.token_expires_at <= moment:
         raise Oid4vciError("invalid_token", "the access token is unknown or expired", 401)
     if offer.issued_credential_id is not None:
         raise Oid4vciError("invalid_token", "the access token was already used", 401)
-    return offer
+    return offer, original, learner
 
 
 def _requested_format(body: Mapping[str, Any]) -> Format:
@@ -415,7 +452,7 @@ def issue_to_wallet(
     new credential bound to the wallet's DID. Any failure raises :class:`Oid4vciError` and
     nothing is issued (the request's transaction rolls back)."""
     moment = now or now_utc()
-    offer = _offer_for_token(session, access_token, moment)
+    offer, original, learner = _offer_for_token(session, access_token, moment)
     if not isinstance(body, Mapping):
         raise Oid4vciError("invalid_credential_request", "the request body must be a JSON object")
     fmt = _requested_format(body)
@@ -427,12 +464,11 @@ def issue_to_wallet(
     except holder_proof.ProofError as error:
         raise Oid4vciError(error.code, str(error)) from None
     _use_nonce(session, proof.nonce, moment)
-    original = _original(session, offer.credential_id)
     if original.revoked_at is not None or (
         original.valid_until is not None and original.valid_until <= moment
     ):
         raise Oid4vciError("credential_request_denied", "this credential was revoked or expired")
-    copy = _sign_copy(session, issuer, original, proof.holder_did, moment)
+    copy = _sign_copy(session, issuer, original, learner, proof.holder_did, moment)
     done = _execute(
         session,
         update(WalletOffer)
@@ -459,10 +495,20 @@ def _evidence(document: Mapping[str, Any]) -> list[ob3.EvidenceItem]:
     ]
 
 
+def _vc_jwt(issuer: IssuerContext, signer: Signer, unsigned: Mapping[str, Any]) -> str:
+    """The copy's VC-JWT, signed as every VC-JWT of ours is (issuer.jwt_signer: RS256 under
+    did:web by default, EdDSA for a did:key issuer)."""
+    jwt_signer = issuer.jwt_signer(signer)
+    return vc_jwt.sign_vc_jwt(
+        unsigned, jwt_signer.private_key, jwt_signer.kid, algorithm=jwt_signer.algorithm
+    )
+
+
 def _sign_copy(
     session: Session,
     issuer: IssuerContext,
     original: Credential,
+    learner: User,
     holder_did: str,
     moment: datetime,
 ) -> Credential:
@@ -471,9 +517,8 @@ def _sign_copy(
     only if they allow it now, and a status bit of its own."""
     from lti_app.services import awarding  # awarding -> wallet would be a cycle at import
 
-    learner = session.get(User, original.learner_id)
     level = session.get(FrameworkLevel, original.level_id)
-    if learner is None or level is None:  # foreign keys: cannot happen
+    if level is None:  # a foreign key: cannot happen
         raise Oid4vciError("credential_request_denied", "the credential's records are gone")
     signer = issuer.signer()
     status_row, index = status_lists.allocate(session)
@@ -507,7 +552,7 @@ def _sign_copy(
         issued_at=moment,
         valid_until=valid_until,
         document=signed,
-        jwt=vc_jwt.sign_vc_jwt(unsigned, signer.private_key, signer.verification_method),
+        jwt=_vc_jwt(issuer, signer, unsigned),
         signing_kid=signer.kid,
         copy_of_id=original.id,
         holder_did=holder_did,

@@ -14,11 +14,13 @@ missing one fails these tests instead of skipping them.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from support.servers import ServedApp, serve
 from lti_app import create_app
 from lti_app.db.models import Credential, User, WalletOffer
 from lti_app.services import awarding, signoffs, status_lists, wallet
+from lti_app.services import issuer as issuer_service
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 PACKAGES = ("@openid4vc/openid4vci", "@openid4vc/oauth2", "@digitalbazaar/vc", "jose")
@@ -89,7 +92,7 @@ class Service:
         with self.db.transaction() as session:
             return wallet.create_offer(
                 session,
-                wallet_issuer(session),
+                issuer_service.context(session),
                 credential_id=credential.id,
                 learner_id=credential.learner_id,
                 tx_code=tx_code,
@@ -100,14 +103,18 @@ class Service:
         return {url: self.get(url).json()}
 
 
-def wallet_issuer(session: Any) -> Any:
-    from lti_app.services import issuer
-
-    return issuer.context(session)
+@pytest.fixture
+def service(app, database_url: str, tmp_path: Path) -> Iterator[Service]:
+    yield from _service(database_url, tmp_path, "key")
 
 
 @pytest.fixture
-def service(app, database_url: str, tmp_path: Path) -> Iterator[Service]:
+def web_service(app, database_url: str, tmp_path: Path) -> Iterator[Service]:
+    """A did:web issuer: its VC-JWTs are RS256, named by a kid in its DID document."""
+    yield from _service(database_url, tmp_path, "web")
+
+
+def _service(database_url: str, tmp_path: Path, method: str) -> Iterator[Service]:
     holder: dict[str, Any] = {}
     server = serve(lambda environ, start_response: holder["app"](environ, start_response))
     served = create_app(
@@ -117,7 +124,7 @@ def service(app, database_url: str, tmp_path: Path) -> Iterator[Service]:
             "INSTANCE_DIR": str(tmp_path / "instance"),
             "SECRET_KEY": secrets.token_hex(16),
             "BASE_URL": server.url,
-            "ISSUER_DID": "key",
+            "ISSUER_DID": method,
             "KEYS_DIR": str(tmp_path / "keys"),
         }
     )
@@ -182,9 +189,7 @@ def test_a_wallet_claims_an_ldp_vc_bound_to_its_did_key(service: Service) -> Non
         )
 
 
-def wallet_copy_id(document: dict[str, Any]) -> Any:
-    import uuid
-
+def wallet_copy_id(document: dict[str, Any]) -> uuid.UUID:
     return uuid.UUID(document["id"].rsplit("/", 1)[-1])
 
 
@@ -211,6 +216,30 @@ def test_a_wallet_claims_a_jwt_vc_json_with_a_transaction_code_and_did_jwk(
     assert verdict["credential"]["credentialSubject"]["id"].startswith("did:jwk:")
 
 
+def test_a_did_web_issuer_sends_an_rs256_vc_jwt_that_jose_verifies(web_service: Service) -> None:
+    original = web_service.complete(2)
+    result = claim(
+        web_service,
+        web_service.offer(original),
+        configurationId="OpenBadgeCredential_jwt_vc_json",
+        key="Ed25519",
+        binding="did:key",
+    )
+    metadata = web_service.get(f"{web_service.server.url}/.well-known/openid-credential-issuer")
+    configs = metadata.json()["credential_configurations_supported"]
+    assert configs["OpenBadgeCredential_jwt_vc_json"][
+        "credential_signing_alg_values_supported"
+    ] == ["RS256"]
+    did_document = web_service.get(f"{web_service.server.url}/.well-known/did.json").json()
+    verdict = node(
+        "verify.mjs",
+        {"jwt": result["credential"], "didDocuments": {did_document["id"]: did_document}},
+    )
+    assert verdict["verified"] is True, verdict["errors"]
+    assert verdict["header"]["alg"] == "RS256"
+    assert verdict["credential"]["sub"] == result["holderDid"]
+
+
 def test_a_jwk_header_binds_the_credential_to_that_keys_did_jwk(service: Service) -> None:
     original = service.complete(1)
     result = claim(
@@ -228,8 +257,6 @@ def test_a_jwk_header_binds_the_credential_to_that_keys_did_jwk(service: Service
 
 
 def _b64url(text: str) -> bytes:
-    import base64
-
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
@@ -272,10 +299,7 @@ def test_undoing_the_achievement_revokes_every_wallet_copy(service: Service) -> 
         assert len(rows) == 2
         assert all(row.revoked_at is not None for row in rows)
         for row in rows:
-            bits = status_lists.is_set(
-                session.get(type(row.status_list), row.status_list_id), row.status_index
-            )
-            assert bits is True
+            assert status_lists.is_set(row.status_list, row.status_index) is True
 
 
 def test_a_copy_revoked_alone_leaves_the_learners_credential_standing(service: Service) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
 from datetime import timedelta
@@ -492,3 +493,76 @@ def test_the_cli_prints_a_fresh_offer_and_tx_code(runner, client, db, issued) ->
     plain = runner.invoke(args=["credentials", "offer", str(issued.id)])
     assert plain.exit_code == 0 and plain.output.startswith("openid-credential-offer://")
     assert "transaction code" not in plain.output
+
+
+# --------------------------------------------------------------------------- races
+
+
+def _race(*calls: Any) -> list[Any]:
+    """Run each call in its own thread, started together; each one's result or exception."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int, call: Any) -> None:
+        barrier.wait()
+        try:
+            results[i] = call()
+        except Exception as error:  # the outcome under test
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def test_two_wallets_racing_one_code_get_one_token(db, issued) -> None:
+    for _ in range(3):
+        code = _offer(db, issued).pre_authorized_code
+
+        def exchange(code: str = code) -> wallet.AccessToken:
+            with db.transaction() as session:
+                return wallet.exchange_code(session, grant_type=GRANT, code=code, tx_code=None)
+
+        results = _race(exchange, exchange)
+        granted = [r for r in results if isinstance(r, wallet.AccessToken)]
+        refused = [r for r in results if isinstance(r, wallet.Oid4vciError)]
+        assert len(granted) == 1 and len(refused) == 1, results
+        assert refused[0].error == "invalid_grant"
+
+
+def test_a_claim_racing_a_revocation_never_leaves_a_live_copy(
+    client, db, course, sign_level
+) -> None:
+    """Whichever goes first, a copy never outlives the credential it copies."""
+    holder = Wallet(client)
+    with db.transaction() as session:
+        issuer = issuer_service.context(session)
+    for learner in course.learners:
+        (original,) = sign_level(learner).credentials
+        token = holder.token(_offer(db, original).pre_authorized_code).get_json()["access_token"]
+        body = _body(holder.proof(holder.nonce()))
+
+        def claim(token: str = token, body: dict[str, Any] = body) -> dict[str, Any]:
+            with db.transaction() as session:
+                return wallet.issue_to_wallet(session, issuer, access_token=token, body=body)
+
+        def revoke(credential_id: uuid.UUID = original.id) -> Credential:
+            with db.transaction() as session:
+                row = session.get(Credential, credential_id)
+                return awarding.revoke(session, row, reason="Raced", actor_id=None)
+
+        results = _race(claim, revoke)
+        assert not isinstance(results[1], Exception), results
+        with db.transaction() as session:
+            copies = session.scalars(
+                select(Credential).where(Credential.copy_of_id == original.id)
+            ).all()
+            assert all(copy.revoked_at is not None for copy in copies), results
+            if isinstance(results[0], wallet.Oid4vciError):
+                assert results[0].error == "credential_request_denied"
+                assert copies == []
+            else:
+                assert len(copies) == 1
