@@ -553,6 +553,69 @@ def _revoke_wallet_copies(
         revoke(session, copy, reason=reason, actor_id=actor_id, actor_label=actor_label)
 
 
+def reissue(
+    session: Session,
+    *,
+    learner_id: int,
+    level_id: uuid.UUID,
+    context_id: int | None,
+    actor_id: int | None,
+) -> Credential:
+    """Issue a level's credential again after a revocation, once its cause is fixed: only
+    while no credential stands for the learner and level, one was revoked, and the level is
+    complete again from the stored sign-offs (never from anything the request says). The new
+    credential is signed like any other; the audit trail links it to the one it replaces."""
+    from lti_app.services import signoffs  # signoffs imports this module
+    from lti_app.services.messages import N_, UserError
+
+    signoffs.lock_learners(session, [learner_id])  # as a sign-off would: one award at a time
+    if live_credentials(session, learner_id=learner_id, level_ids=[level_id]):
+        raise UserError(
+            N_("A credential for this level stands already: there is nothing to re-issue."),
+            status=409,
+        )
+    replaced = session.scalars(
+        select(Credential)
+        .where(
+            Credential.learner_id == learner_id,
+            Credential.level_id == level_id,
+            Credential.revoked_at.is_not(None),
+        )
+        .order_by(Credential.revoked_at.desc())
+        .limit(1)
+    ).first()
+    if replaced is None:
+        raise UserError(
+            N_("No credential of this level was revoked: there is nothing to re-issue."),
+            status=409,
+        )
+    issued = award_completed(session, [(learner_id, level_id, context_id)], actor_id=actor_id)
+    if not issued:
+        raise UserError(
+            N_(
+                "The level is not complete: sign off its remaining statements first; the "
+                "credential is then issued at once."
+            ),
+            status=409,
+        )
+    (credential,) = issued
+    audit.record(
+        session,
+        "credential.reissue",
+        actor_id=actor_id,
+        context_id=context_id,
+        subject_user_id=learner_id,
+        object_type="credential",
+        object_id=credential.id,
+        details={
+            "replaces": str(replaced.id),
+            "revoked_at": replaced.revoked_at.isoformat() if replaced.revoked_at else None,
+            "revocation_reason": replaced.revocation_reason,
+        },
+    )
+    return credential
+
+
 # --------------------------------------------------------------------------- wallet
 
 

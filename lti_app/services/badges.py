@@ -14,6 +14,7 @@ import functools
 import io
 import math
 from dataclasses import dataclass
+from typing import Literal
 from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageFont
@@ -29,6 +30,14 @@ PALETTE = ("#0f766e", "#1d4ed8", "#6d28d9", "#b45309", "#be123c", "#15803d", "#0
 INK = "#14213d"  # the inner disc
 WHITE = "#ffffff"
 MUTED = "#cbd5e1"
+# A credential that no longer stands: the badge says so where "LEVEL COMPLETE" would be, on a
+# colour no level uses, the level's accent turns grey and the tick becomes a cross, so a badge
+# copied onto a profile cannot be mistaken for a valid one.
+State = Literal["valid", "revoked", "expired"]
+STATES: tuple[State, ...] = ("valid", "revoked", "expired")
+_RIBBON = {"valid": "LEVEL COMPLETE", "revoked": "REVOKED", "expired": "EXPIRED"}
+_STATE_FILL = {"revoked": "#b91c1c", "expired": "#92400e"}
+GREY = "#64748b"
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,14 @@ class Layout:
     kicker: TextBlock  # "LEVEL 2 OF 4"
     title: TextBlock  # the level label
     subtitle: TextBlock  # the framework title
-    ribbon: TextBlock  # "LEVEL COMPLETE"
+    ribbon: TextBlock  # "LEVEL COMPLETE", or "REVOKED" / "EXPIRED"
     description: str
+    state: State = "valid"
+    ribbon_fill: str = ""  # the ribbon's colour: the accent, or the state's
+
+    @property
+    def standing(self) -> bool:
+        return self.state == "valid"
 
 
 @functools.cache
@@ -97,9 +112,14 @@ def _fit(text: str, sizes: range, width: float, max_lines: int) -> tuple[list[st
     return lines, size
 
 
-def layout(framework_title: str, level_label: str, position: int, count: int) -> Layout:
-    """Geometry and text of the badge of level ``position`` (1-based) of ``count``."""
-    accent = PALETTE[(max(position, 1) - 1) % len(PALETTE)]
+def layout(
+    framework_title: str, level_label: str, position: int, count: int, state: State = "valid"
+) -> Layout:
+    """Geometry and text of the badge of level ``position`` (1-based) of ``count``; a revoked
+    or expired credential's badge says REVOKED or EXPIRED on its ribbon."""
+    if state not in STATES:
+        raise ValueError(f"state must be one of {STATES}, got {state!r}")
+    accent = PALETTE[(max(position, 1) - 1) % len(PALETTE)] if state == "valid" else GREY
     kicker_text = f"LEVEL {position} OF {count}" if count > 1 else "LEVEL"
     title_lines, title_size = _fit(level_label.strip() or "Level", range(64, 29, -2), 380, 2)
     sub_lines, sub_size = _fit(framework_title.strip() or "Skills", range(30, 17, -2), 360, 3)
@@ -114,8 +134,19 @@ def layout(framework_title: str, level_label: str, position: int, count: int) ->
         kicker=TextBlock((kicker_text,), 22, 166, 22, MUTED, bold=True, spacing=3),
         title=TextBlock(tuple(title_lines), title_size, top, title_leading, WHITE, bold=True),
         subtitle=TextBlock(tuple(sub_lines), sub_size, sub_top, sub_leading, MUTED),
-        ribbon=TextBlock(("LEVEL COMPLETE",), 24, 476, 24, WHITE, bold=True, spacing=2),
-        description=f"{level_label} ({kicker_text.lower()}) of {framework_title}",
+        ribbon=TextBlock(
+            (_RIBBON[state],),
+            24 if state == "valid" else 30,
+            478,
+            24,
+            WHITE,
+            bold=True,
+            spacing=2 if state == "valid" else 4,
+        ),
+        description=f"{level_label} ({kicker_text.lower()}) of {framework_title}"
+        + ("" if state == "valid" else f": {state.upper()}, no longer a valid credential"),
+        state=state,
+        ribbon_fill=_STATE_FILL.get(state, accent),
     )
 
 
@@ -134,6 +165,13 @@ def _ribbon_points(scale: float = 1.0) -> list[tuple[float, float]]:
 
 def _check_points(scale: float = 1.0) -> list[tuple[float, float]]:
     return [(x * scale, y * scale) for x, y in ((274, 98), (292, 116), (328, 80))]
+
+
+def _cross_lines(scale: float = 1.0) -> list[list[tuple[float, float]]]:
+    return [
+        [(x * scale, y * scale) for x, y in line]
+        for line in (((284, 82), (316, 114)), ((316, 82), (284, 114)))
+    ]
 
 
 # --------------------------------------------------------------------------- SVG
@@ -155,7 +193,18 @@ def _svg_text(block: TextBlock) -> str:
 def render_svg(spec: Layout) -> str:
     """A standalone SVG 1.1 document (UTF-8), 600 x 600."""
     ribbon = " ".join(f"{x:g},{y:g}" for x, y in _ribbon_points())
-    check = " ".join(f"{x:g},{y:g}" for x, y in _check_points())
+    if spec.standing:
+        check = " ".join(f"{x:g},{y:g}" for x, y in _check_points())
+        mark = (
+            f'<polyline points="{check}" fill="none" stroke="{WHITE}" stroke-width="9" '
+            'stroke-linecap="round" stroke-linejoin="round"/>'
+        )
+    else:
+        mark = "".join(
+            f'<line x1="{a[0]:g}" y1="{a[1]:g}" x2="{b[0]:g}" y2="{b[1]:g}" stroke="{WHITE}" '
+            'stroke-width="9" stroke-linecap="round"/>'
+            for a, b in _cross_lines()
+        )
     title = escape(spec.description)
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <svg xmlns="http://www.w3.org/2000/svg" width="{SIZE}" height="{SIZE}" viewBox="0 0 {SIZE} {SIZE}" role="img" aria-labelledby="badge-title">
@@ -165,13 +214,13 @@ def render_svg(spec: Layout) -> str:
   <circle cx="300" cy="300" r="256" fill="{INK}"/>
   <circle cx="300" cy="300" r="240" fill="none" stroke="{spec.accent}" stroke-width="3" stroke-dasharray="2 10" stroke-linecap="round"/>
   <circle cx="300" cy="98" r="34" fill="{spec.accent}"/>
-  <polyline points="{check}" fill="none" stroke="{WHITE}" stroke-width="9" stroke-linecap="round" stroke-linejoin="round"/>
+  {mark}
   <g font-family="{FONT_STACK}">
     {_svg_text(spec.kicker)}
     {_svg_text(spec.title)}
     {_svg_text(spec.subtitle)}
   </g>
-  <polygon points="{ribbon}" fill="{spec.accent}" stroke="{WHITE}" stroke-width="4" stroke-linejoin="round"/>
+  <polygon points="{ribbon}" fill="{spec.ribbon_fill or spec.accent}" stroke="{WHITE}" stroke-width="4" stroke-linejoin="round"/>
   <g font-family="{FONT_STACK}">
     {_svg_text(spec.ribbon)}
   </g>
@@ -227,13 +276,20 @@ def render_png(spec: Layout) -> bytes:
         draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=spec.accent)
     cx, cy, r = 300 * _SCALE, 98 * _SCALE, 34 * _SCALE
     draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=spec.accent)
-    draw.line(_check_points(_SCALE), fill=WHITE, width=9 * _SCALE, joint="curve")
-    for x, y in (_check_points(_SCALE)[0], _check_points(_SCALE)[-1]):
-        half = 9 * _SCALE / 2
-        draw.ellipse((x - half, y - half, x + half, y + half), fill=WHITE)
+    lines = [_check_points(_SCALE)] if spec.standing else _cross_lines(_SCALE)
+    half = 9 * _SCALE / 2
+    for line in lines:
+        draw.line(line, fill=WHITE, width=9 * _SCALE, joint="curve")
+        for x, y in (line[0], line[-1]):
+            draw.ellipse((x - half, y - half, x + half, y + half), fill=WHITE)
     for block in (spec.kicker, spec.title, spec.subtitle):
         _draw_text(draw, block)
-    draw.polygon(_ribbon_points(_SCALE), fill=spec.accent, outline=WHITE, width=4 * _SCALE)
+    draw.polygon(
+        _ribbon_points(_SCALE),
+        fill=spec.ribbon_fill or spec.accent,
+        outline=WHITE,
+        width=4 * _SCALE,
+    )
     _draw_text(draw, spec.ribbon)
     small = image.resize((SIZE, SIZE), Image.Resampling.LANCZOS)
     out = io.BytesIO()
@@ -242,10 +298,14 @@ def render_png(spec: Layout) -> bytes:
 
 
 @functools.lru_cache(maxsize=64)
-def badge_svg(framework_title: str, level_label: str, position: int, count: int) -> str:
-    return render_svg(layout(framework_title, level_label, position, count))
+def badge_svg(
+    framework_title: str, level_label: str, position: int, count: int, state: State = "valid"
+) -> str:
+    return render_svg(layout(framework_title, level_label, position, count, state))
 
 
 @functools.lru_cache(maxsize=64)
-def badge_png(framework_title: str, level_label: str, position: int, count: int) -> bytes:
-    return render_png(layout(framework_title, level_label, position, count))
+def badge_png(
+    framework_title: str, level_label: str, position: int, count: int, state: State = "valid"
+) -> bytes:
+    return render_png(layout(framework_title, level_label, position, count, state))

@@ -320,6 +320,20 @@ class CredentialView:
         return self.revoked_at is None
 
 
+def _still_revoked(credentials: Collection[CredentialView]) -> tuple[CredentialView, ...]:
+    """The latest revoked credential of each level that has no standing one."""
+    standing = {c.level_id for c in credentials if c.live}
+    latest: dict[uuid.UUID, CredentialView] = {}
+    for c in credentials:
+        if c.live or c.level_id in standing:
+            continue
+        if c.level_id not in latest or (c.revoked_at or c.issued_at) > (
+            latest[c.level_id].revoked_at or latest[c.level_id].issued_at
+        ):
+            latest[c.level_id] = c
+    return tuple(latest.values())
+
+
 def credentials_of(
     session: Session, learner_ids: Collection[int], level_ids: Collection[uuid.UUID]
 ) -> dict[int, list[CredentialView]]:
@@ -474,6 +488,8 @@ class Row:
     met: int
     total: int
     credential_levels: frozenset[uuid.UUID]
+    # Revoked credentials of levels with none standing now: the instructor must see them.
+    revoked: tuple[CredentialView, ...] = ()
 
     @property
     def status(self) -> str:
@@ -565,6 +581,7 @@ def grid(
                 met=sum(1 for cell in cells if cell.signed is not None),
                 total=total,
                 credential_levels=frozenset(c.level_id for c in creds.get(person.id, ()) if c.live),
+                revoked=_still_revoked(creds.get(person.id, ())),
             )
         )
     return Grid(

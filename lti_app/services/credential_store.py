@@ -95,12 +95,28 @@ def level_of(session: Session, level_id: uuid.UUID | str) -> FrameworkLevel:
 # --------------------------------------------------------------------------- images
 
 
-def badge(level: FrameworkLevel, fmt: Literal["svg", "png"]) -> bytes:
+def badge(
+    level: FrameworkLevel, fmt: Literal["svg", "png"], state: badges.State = "valid"
+) -> bytes:
+    """The level's badge; for a revoked or expired credential, marked REVOKED or EXPIRED."""
     version = level.framework_version
-    args = (version.title, level.label, level.position, len(version.levels))
+    args = (version.title, level.label, level.position, len(version.levels), state)
     if fmt == "svg":
         return badges.badge_svg(*args).encode("utf-8")
     return badges.badge_png(*args)
+
+
+def badge_state(credential: Credential) -> badges.State:
+    state = awarding.credential_state(credential)
+    return "revoked" if state == "revoked" else ("expired" if state == "expired" else "valid")
+
+
+def credential_badge(session: Session, credential: Credential, fmt: Literal["svg", "png"]) -> bytes:
+    """The badge as this credential stands now (no credential baked in): what its public page
+    and link previews show."""
+    level = session.get(FrameworkLevel, credential.level_id)
+    assert level is not None  # a foreign key
+    return badge(level, fmt, badge_state(credential))
 
 
 # --------------------------------------------------------------------------- downloads
@@ -118,7 +134,9 @@ def document_json(credential: Credential) -> bytes:
 
 
 def export(session: Session, credential: Credential, fmt: str) -> Download:
-    """The credential as a file; images are the level's badge with the signed JSON baked in."""
+    """The credential as a file; images are the level's badge with the signed JSON baked in,
+    marked REVOKED or EXPIRED when the credential no longer stands (the JSON and VC-JWT stay
+    as signed: an auditor needs the document itself)."""
     if fmt not in EXPORT_FORMATS:
         raise NotFound(f"unknown format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
     name = f"credential-{credential.id}.{fmt}"
@@ -134,9 +152,11 @@ def export(session: Session, credential: Credential, fmt: str) -> Download:
     level = session.get(FrameworkLevel, credential.level_id)
     assert level is not None  # a foreign key
     payload = json.dumps(credential.document, ensure_ascii=False, separators=(",", ":"))
+    state = badge_state(credential)
     if fmt == "png":
-        return Download(baking.bake_png(badge(level, "png"), payload), MEDIA_TYPES["png"], name)
-    return Download(baking.bake_svg(badge(level, "svg"), payload), MEDIA_TYPES["svg"], name)
+        image = baking.bake_png(badge(level, "png", state), payload)
+        return Download(image, MEDIA_TYPES["png"], name)
+    return Download(baking.bake_svg(badge(level, "svg", state), payload), MEDIA_TYPES["svg"], name)
 
 
 # --------------------------------------------------------------------------- JSON-LD objects

@@ -113,6 +113,7 @@ def credential_page(credential_id: uuid.UUID) -> Response | str:
     # A public page is viewed far more often than anything it depends on changes.
     result = verification.verify_issued(session, credential, status_bit)
     url = issuer.credential_url(credential.id)
+    state = awarding.credential_state(credential)
     name = achievement.get("name") or document.get("name") or ""
     issuer_name = (document.get("issuer") or {}).get("name") or issuer.name
     evidence = [e for e in document.get("evidence") or [] if isinstance(e, dict)]
@@ -128,17 +129,43 @@ def credential_page(credential_id: uuid.UUID) -> Response | str:
         issuer_profile_url=issuer.issuer_profile_url(),
         learner_name=credential_store.learner_display_name(session, credential),
         result=result,
-        state=awarding.credential_state(credential),
+        state=state,
         issued_on=_format_day(credential.issued_at),
         valid_until=_format_day(credential.valid_until),
         revoked_on=_format_day(credential.revoked_at),
         url=url,
-        image_url=issuer.badge_image_url(credential.level_id, "png"),
-        image_path=url_for("credentials.badge_image", level_id=credential.level_id, fmt="png"),
-        linkedin=linkedin_url(name, issuer_name, credential, url),
+        # The badge as the credential stands: marked REVOKED or EXPIRED when it no longer does,
+        # here and in link previews.
+        image_url=f"{url}/badge.png",
+        image_path=url_for("credentials.credential_badge", credential_id=credential.id, fmt="png"),
+        # Only a standing credential is offered for a profile.
+        linkedin=linkedin_url(name, issuer_name, credential, url)
+        if state == "valid" and result.valid
+        else None,
         qr=qr_svg(url),
         ob2_url=issuer.ob2_assertion_url(credential.id),
     )
+
+
+@bp.get("/credentials/<uuid:credential_id>/badge.<fmt>")
+def credential_badge(credential_id: uuid.UUID, fmt: str) -> Response:
+    """The credential's badge as it stands now (no credential baked in): REVOKED or EXPIRED
+    on the ribbon when it no longer stands. Cached briefly: a revocation shows within a
+    minute, as on the status list."""
+    if fmt not in ("png", "svg"):
+        raise NotFound(f"no badge image .{fmt}: use .png or .svg")
+    session = request_db.session()
+    credential = _credential(credential_id)
+    body = credential_store.credential_badge(session, credential, fmt)  # type: ignore[arg-type]
+    response = Response(body, mimetype=credential_store.MEDIA_TYPES[fmt])
+    response.headers["Cache-Control"] = "public, max-age=60"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    if fmt == "svg":
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'"
+        )
+    response.set_etag(hashlib.sha256(body).hexdigest())
+    return response.make_conditional(request)
 
 
 @bp.get("/credentials/<uuid:credential_id>.<fmt>")

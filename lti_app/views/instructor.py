@@ -547,6 +547,37 @@ def learner_undo(learner_id: int) -> Response | tuple[str, int]:
     return redirect(url_for(".learner", learner_id=learner_id, _anchor=f"st-{statement_id}"), 303)
 
 
+@bp.post("/learners/<dbid:learner_id>/reissue")
+@require_instructor
+def reissue(learner_id: int) -> Response | tuple[str, int]:
+    """Issue a revoked credential's level again, once the cause is fixed: the service checks,
+    from the stored sign-offs, that the level is complete and nothing stands for it."""
+    pages.course_learner(learner_id)
+    scope = pages.scope()
+    level = scope.level(request.form.get("level"))
+    if level is None:
+        return _learner_page(learner_id, gettext("Choose a level of this checklist."), 400)
+    actor = current_actor()
+    try:
+        awarding.reissue(
+            request_db.session(),
+            learner_id=learner_id,
+            level_id=level.id,
+            context_id=scope.context_id,
+            actor_id=actor.user_id,
+        )
+    except AppError as exc:
+        return _learner_page(learner_id, pages.message(exc), exc.status)
+    flash(
+        gettext(
+            "A new credential for %(level)s was issued; the revoked one stays revoked.",
+            level=level.label,
+        ),
+        "success",
+    )
+    return redirect(url_for(".learner", learner_id=learner_id, _anchor=f"level-{level.key}"), 303)
+
+
 @bp.get("/learners/<dbid:learner_id>/audit")
 @require_instructor
 def audit(learner_id: int) -> str:

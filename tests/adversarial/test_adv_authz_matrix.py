@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("credentials.badge_image", "GET"): public(200),
     ("credentials.credential_page", "GET"): public(200),
     ("credentials.credential_download", "GET"): public(200),
+    ("credentials.credential_badge", "GET"): public(200),  # the badge as the credential stands
     ("credentials.status_list", "GET"): public(200),
     ("credentials.status_list_for_key", "GET"): public(200),
     ("credentials.ob2_assertion", "GET"): public(200),
@@ -140,6 +141,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("instructor.audit", "GET"): course_a_staff(200, other_instructor=404),
     ("instructor.learner_sign", "POST"): course_a_staff(303, other_instructor=404),
     ("instructor.learner_undo", "POST"): course_a_staff(303, other_instructor=404),
+    # Re-issue: the world's learner has no revoked credential, so staff are told so (409) and
+    # nothing is issued; course B's instructor does not learn the learner exists.
+    ("instructor.reissue", "POST"): course_a_staff(409, other_instructor=404),
     ("instructor.approve", "POST"): course_a_staff(303, other_instructor=404),
     ("instructor.decline", "POST"): course_a_staff(303, other_instructor=404),
     # Bulk decisions: the request is decided (by the one-request route) before it runs.
@@ -154,7 +158,11 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("admin.rotate_key", "POST"): admins(303, platform_admin=403),
 }
 # Route values that need more than the world's ids.
-FORMATS = {"credentials.badge_image": "png", "credentials.credential_download": "json"}
+FORMATS = {
+    "credentials.badge_image": "png",
+    "credentials.credential_badge": "png",
+    "credentials.credential_download": "json",
+}
 LEAK_NAMES = ("Person LEARNER",)  # course A's learners
 
 

@@ -187,6 +187,7 @@ def plausible_form(world: LaunchedWorld, endpoint: str) -> dict[str, Any]:
         },
         "instructor.learner_sign": {"statement": statement},
         "instructor.learner_undo": {"statement": statement, "reason": "signed by mistake"},
+        "instructor.reissue": {"level": "emerging"},
         "instructor.approve": {"comment": "Seen on the ward."},
         "instructor.decline": {"comment": "Add the date."},
         "instructor.decide_requests": {

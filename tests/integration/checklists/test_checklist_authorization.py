@@ -51,6 +51,7 @@ LAUNCH_POLICIES: dict[str, set[str]] = {
     "instructor.learner": STAFF,
     "instructor.learner_sign": STAFF,
     "instructor.learner_undo": STAFF,
+    "instructor.reissue": STAFF,  # names course A's learner: B's instructor gets 404
     "instructor.audit": STAFF,
     "instructor.requests_queue": STAFF | {"other_instructor"},
     "instructor.approve": STAFF,
@@ -156,6 +157,7 @@ def _form(world: World, endpoint: str) -> dict[str, object]:
         },
         "instructor.learner_sign": {"statement": statement},
         "instructor.learner_undo": {"statement": statement, "reason": "test"},
+        "instructor.reissue": {"level": "emerging"},
         "instructor.decline": {"comment": "Add the date."},
         "instructor.decide_requests": {
             "request": str(world.extra["request_id"]),

@@ -41,7 +41,8 @@ def test_page_shows_the_credential(client, db, course, issued) -> None:
     assert course.learners[0].name not in text  # the learner has not allowed their name
     url = f"http://localhost/credentials/{issued.id}"
     assert f'<meta property="og:url" content="{url}">' in text
-    assert '<meta property="og:image" content="http://localhost/achievements/' in text
+    # The preview image is the credential's own badge, as it stands (REVOKED when revoked).
+    assert f'<meta property="og:image" content="{url}/badge.png">' in text
     assert "<svg" in text and 'class="qr"' in text
     linkedin = re.search(r'href="(https://www\.linkedin\.com/profile/add\?[^"]+)"', text)
     assert linkedin and "certId=" + str(issued.id) in linkedin.group(1)
