@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from issuance_helpers import issue_backdated, level_of
 from joserfc import jws
 from joserfc.jwk import OKPKey
 from joserfc.jws import JWSRegistry
@@ -367,6 +368,21 @@ def test_a_revoked_credential_cannot_be_offered(db, issued) -> None:
         _offer(db, issued)
 
 
+def test_an_expired_credential_cannot_be_offered_and_a_copy_keeps_the_end_date(
+    client, db, course
+) -> None:
+    expired = issue_backdated(
+        db, course.learners[1].id, level_of(course).id, valid_days=30, age_days=31
+    )
+    with pytest.raises(wallet.OfferError, match="expired"):
+        _offer(db, expired)
+    standing = issue_backdated(
+        db, course.learners[2].id, level_of(course).id, valid_days=30, age_days=1
+    )
+    document = Wallet(client).claim(_offer(db, standing)).get_json()["credentials"][0]
+    assert document["credential"]["validUntil"] == standing.document["validUntil"]
+
+
 def test_only_the_credentials_learner_can_make_an_offer(db, issued, course) -> None:
     with db.transaction() as session, pytest.raises(wallet.NotFound):
         wallet.create_offer(
@@ -463,6 +479,24 @@ def test_the_learner_chooses_then_gets_a_qr_code_and_a_link(app, client, db, pag
     assert learner.post(path, {"show_name": "no"}).status_code == 200
     with db.transaction() as session:
         assert session.get(User, world.learner.id).show_name_on_credentials is False
+
+
+def test_a_revoked_credentials_page_refuses_an_offer(app, client, db, page_world) -> None:
+    world = page_world
+    credential_id = world.extra["credential_id"]
+    with db.transaction() as session:
+        awarding.revoke(session, session.get(Credential, credential_id), reason="x", actor_id=None)
+    learner = world.caller(client, world.learner)
+    assert f"/credentials/{credential_id}/wallet" not in learner.get("/checklist").get_data(
+        as_text=True
+    )
+    answer = learner.post(f"/credentials/{credential_id}/wallet", {"show_name": "no"})
+    assert answer.status_code == 400
+    assert "revoked" in answer.get_data(as_text=True)
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(WalletOffer)) == 0
+        # The request reported an error: the name choice made with it is not kept either.
+        assert session.get(User, world.learner.id).name_choice_at is None
 
 
 def test_another_learner_cannot_offer_someone_elses_credential(app, client, db, page_world) -> None:
