@@ -8,7 +8,7 @@ from sqlalchemy import select
 from support.lti_rows import sign
 
 from keys import KeyStore
-from lti_app.db.models import Context, Membership, ResourceLink, User
+from lti_app.db.models import Context, Membership, OutboxMessage, ResourceLink, User
 from lti_app.demo.models import DemoLineItem, DemoLink, DemoScore
 from lti_app.demo.seed import PEOPLE, PRESET_LINK_ID
 from lti_app.lms import AccessTokenCache
@@ -141,7 +141,12 @@ def test_a_score_reaches_the_demo_lms_after_a_signoff(app, browser, lms):
         assert gradebook.enqueue_score(session, users["demo-learner-1"].id, link.id) is not None
 
     stats = Worker.from_app(app, tokens=AccessTokenCache()).run_once()
-    assert stats.sent == 1, stats
+    # The score, and the roster refresh the instructor's first grid view queued (the grid
+    # never reads the roster itself).
+    assert stats.sent == 2, stats
+    with database(app).transaction() as session:
+        kinds = sorted(session.scalars(select(OutboxMessage.kind)))
+    assert kinds == ["ags_score", "roster_sync"]
 
     with lms.transaction() as db:
         score = db.scalars(select(DemoScore)).one()
