@@ -580,6 +580,8 @@ def reissue(
             Credential.learner_id == learner_id,
             Credential.level_id == level_id,
             Credential.revoked_at.is_not(None),
+            # Not a wallet copy: revoked with it a moment later, it would win the ordering.
+            Credential.copy_of_id.is_(None),
         )
         .order_by(Credential.revoked_at.desc())
         .limit(1)

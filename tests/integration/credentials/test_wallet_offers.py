@@ -30,7 +30,7 @@ from support.checklist_world import make_world
 from credentials import data_integrity, did, holder_proof
 from credentials.multikey import public_key_to_multikey
 from credentials.timefmt import now_utc
-from lti_app.db.models import Credential, User, WalletNonce, WalletOffer
+from lti_app.db.models import AuditEvent, Credential, User, WalletNonce, WalletOffer
 from lti_app.services import awarding, signoffs, wallet
 from lti_app.services import issuer as issuer_service
 
@@ -600,3 +600,28 @@ def test_a_claim_racing_a_revocation_never_leaves_a_live_copy(
                 assert copies == []
             else:
                 assert len(copies) == 1
+
+
+def test_a_reissue_replaces_the_learners_credential_not_its_wallet_copy(
+    client, db, issued, course
+) -> None:
+    Wallet(client).claim(_offer(db, issued))
+    with db.transaction() as session:
+        awarding.revoke(session, session.get(Credential, issued.id), reason="x", actor_id=None)
+        # The copy is revoked after its original: a second later here, to make it certain.
+        copy = session.scalar(select(Credential).where(Credential.copy_of_id == issued.id))
+        copy.revoked_at = copy.revoked_at + timedelta(seconds=1)
+    with db.transaction() as session:
+        new = awarding.reissue(
+            session,
+            learner_id=issued.learner_id,
+            level_id=issued.level_id,
+            context_id=course.context.id,
+            actor_id=course.instructor.id,
+        )
+        event = session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.action == "credential.reissue", AuditEvent.object_id == str(new.id)
+            )
+        )
+        assert event is not None and event.details["replaces"] == str(issued.id)
