@@ -16,23 +16,34 @@ from typing import Any, TypeVar
 from flask import Blueprint, Flask, current_app, g, session
 from flask_babel import gettext
 
-from lti_app.errors import AppError, Forbidden
+from lti_app.errors import Forbidden
 from lti_app.lti.sessions import LaunchSessionData
+from lti_app.services.messages import N_, UserError
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("skillsign.auth")
 
+# Whole sentences, so each is translated as one (the error page shows it in the page's
+# language; logs and problem+json keep the English).
 _PROBLEMS = {
-    "expired": "Your skillsign session has expired.",
-    "malformed": "This skillsign address is not valid.",
-    "pending": "This launch was not completed.",
-    "other_browser": "This skillsign session belongs to another browser.",
+    "expired": N_("Your skillsign session has expired. Launch skillsign again from your course."),
+    "malformed": N_(
+        "This skillsign address is not valid. Launch skillsign again from your course."
+    ),
+    "pending": N_("This launch was not completed. Launch skillsign again from your course."),
+    "other_browser": N_(
+        "This skillsign session belongs to another browser. Launch skillsign again from your "
+        "course."
+    ),
 }
+_NO_LAUNCH = N_(
+    "This page belongs to a launch from your course. Launch skillsign again from your course."
+)
 
 
-class SessionExpired(AppError):
+class SessionExpired(UserError):
     status = 401
-    title = "Session expired"
+    title = N_("Session expired")
     code = "auth.session_expired"
 
 
@@ -78,10 +89,10 @@ def current_actor() -> Actor:
     data = session._get_current_object()  # type: ignore[attr-defined]
     if not isinstance(data, LaunchSessionData) or data.state is None:
         problem = getattr(data, "problem", None) if isinstance(data, LaunchSessionData) else None
-        lead = _PROBLEMS.get(problem or "", "This page belongs to a launch from your course.")
-        raise SessionExpired(f"{lead} Launch skillsign again from your course.")
+        raise SessionExpired(_PROBLEMS.get(problem or "", _NO_LAUNCH))
     state = data.state
     g.launch_locale = state.locale  # the refusal below is worded in the launch's language
+    g.launch_user_id = state.user_id  # and in the language the person chose (i18n.py)
     if state.context_id is not None and not state.in_course and not state.is_admin:
         # Dropped from the course since the launch (roster sync, or an inactive status):
         # nothing of the course any more. Administrators keep their admin pages.

@@ -1,22 +1,65 @@
-"""Locale selection: the launch's ``locale`` claim first, then the browser."""
+"""Locale selection, one language per page:
+
+1. on a launch's pages, the language the person chose in the menu (``users.ui_locale``);
+2. the launch's ``locale`` claim (the LMS's language is only the default);
+3. elsewhere (public pages, error pages), ``?lang=`` or the language remembered from it in
+   a cookie (the launch pages' menu sets it too, so credential pages follow);
+4. the browser's ``Accept-Language``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 from flask_babel import Babel, get_locale, get_translations
+from sqlalchemy import select
 
 LANGUAGES = ("en", "es")
+NAMES = {"en": "English", "es": "Español"}  # each in its own language, as menus show them
+COOKIE = "skillsign_lang"
+COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+def language(value: str | None) -> str | None:
+    """The supported language a tag such as ``es-MX`` or ``es_ES`` names, or None."""
+    if not value:
+        return None
+    base = value.replace("_", "-").split("-")[0].lower()
+    return base if base in LANGUAGES else None
+
+
+def _chosen_by_user() -> str | None:
+    user_id = g.get("launch_user_id")
+    if user_id is None:
+        return None
+    from lti_app import request_db
+    from lti_app.db.models import User
+
+    return language(request_db.session().scalar(select(User.ui_locale).where(User.id == user_id)))
 
 
 def _select_locale() -> str:
-    launch_locale = getattr(g, "launch_locale", None)
-    if launch_locale:
-        base = launch_locale.replace("_", "-").split("-")[0].lower()
-        if base in LANGUAGES:
-            return base
-    return request.accept_languages.best_match(LANGUAGES) or "en"
+    return (
+        _chosen_by_user()
+        or language(getattr(g, "launch_locale", None))
+        or language(request.args.get("lang"))
+        or language(request.cookies.get(COOKIE))
+        or request.accept_languages.best_match(LANGUAGES)
+        or "en"
+    )
+
+
+def remember(response: Response, code: str) -> None:
+    """Keep a chosen language for the pages outside a launch (no personal data in it)."""
+    response.set_cookie(
+        COOKIE,
+        code,
+        max_age=COOKIE_MAX_AGE,
+        secure=request.is_secure,
+        httponly=True,
+        samesite="Lax",
+    )
 
 
 def _catalogue() -> Any:
@@ -49,5 +92,12 @@ def init_app(app: Flask) -> None:
     )
 
     @app.context_processor
-    def _locale() -> dict[str, str]:
-        return {"current_locale": str(get_locale() or "en")}
+    def _locale() -> dict[str, Any]:
+        return {"current_locale": str(get_locale() or "en"), "languages": NAMES}
+
+    @app.after_request
+    def _remember_lang(response: Response) -> Response:
+        chosen = language(request.args.get("lang"))
+        if chosen and request.cookies.get(COOKIE) != chosen:
+            remember(response, chosen)
+        return response

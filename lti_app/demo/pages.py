@@ -6,7 +6,16 @@ from collections import defaultdict
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
@@ -14,6 +23,7 @@ from werkzeug.wrappers import Response
 from lti_app.demo.models import DemoCourse, DemoLineItem, DemoLink, DemoScore, DemoUser
 from lti_app.demo.platform import DemoPlatform
 from lti_app.demo.seed import COURSE_ID, enrollments
+from lti_app.i18n import LANGUAGES, NAMES
 
 bp = Blueprint("pages", __name__)
 
@@ -60,6 +70,7 @@ def home() -> str:
             "learner": _("Learner"),
         },
         settings=platform().settings,
+        language_names=NAMES,
     )
 
 
@@ -96,6 +107,19 @@ def deep_link() -> Response:
         user_id,
         settings.tool_launch_url,
     )
+
+
+@bp.post("/people/<user_id>/language")
+def person_language(user_id: str) -> Response:
+    """The language a person's launches carry (the LTI ``locale`` claim): the tool's default
+    for them until they choose another in its menu."""
+    locale = request.form.get("locale", "")
+    if locale not in LANGUAGES:
+        abort(400, description=_("Choose one of the languages offered."))
+    with platform().transaction() as db:
+        user, _role = _member(db, user_id)
+        user.locale = locale
+    return redirect(url_for("pages.home", _anchor="people-heading"), code=303)
 
 
 @bp.get("/scores")

@@ -23,3 +23,4 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(import_module("lti_app.views.verify").bp)
     app.register_blueprint(import_module("lti_app.views.oid4vci").bp)
     app.register_blueprint(import_module("lti_app.views.wallet_pages").bp)
+    app.register_blueprint(import_module("lti_app.views.language").bp)

@@ -118,6 +118,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("launch.deep_link", "POST"): row(403, anonymous=401),
     # Anyone with a session may end it (it runs last for each caller: see _routes).
     ("launch.sign_out", "POST"): row(200, anonymous=401),
+    # The language menu: anyone with a session chooses their own language (users.ui_locale).
+    ("language.choose", "POST"): row(303, anonymous=401),
     # -- the learner's pages: their own records only ------------------------------------------
     ("learner.checklist", "GET"): row(403, anonymous=401, learner=200, other_learner=200),
     ("learner.request_signoff", "GET"): row(403, anonymous=401, learner=200, other_learner=404),

@@ -175,6 +175,7 @@ def plausible_form(world: LaunchedWorld, endpoint: str) -> dict[str, Any]:
     statement = str(world.statements[1])
     return {
         "learner.request_signoff": {"text": "I did it."},
+        "language.choose": {"locale": "es"},
         "instructor.confirm": {
             "learner": str(world.values["learner_id"]),
             "action": "level",

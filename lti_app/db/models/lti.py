@@ -66,6 +66,8 @@ class User(Base):
     family_name: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str | None] = mapped_column(String(512))
     locale: Mapped[str | None] = mapped_column(String(32))
+    # The language the person chose in skillsign's menu; the LMS's ``locale`` is the default.
+    ui_locale: Mapped[str | None] = mapped_column(String(8))
     # Learner choices for their credentials.
     wallet_did: Mapped[str | None] = mapped_column(String(1024))
     show_name_on_credentials: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -40,6 +40,7 @@ LAUNCH_POLICIES: dict[str, set[str]] = {
     "launch.setup": STAFF | {"other_instructor"},  # their own link (already set up: a redirect)
     "launch.deep_link": set(),  # only a Deep Linking launch, and these are resource link launches
     "launch.sign_out": EVERYONE,  # anyone with a session may end it
+    "language.choose": EVERYONE,  # each person's own language
     "learner.checklist": {"learner", "other_learner"},  # each their own
     "learner.request_signoff": {"learner"},  # course A's statement is not in course B's link
     "learner.withdraw": {"learner"},
@@ -145,6 +146,7 @@ def _form(world: World, endpoint: str) -> dict[str, object]:
     statement = str(world.statements[1])
     return {
         "learner.request_signoff": {"text": "I did it."},
+        "language.choose": {"locale": "es"},
         "instructor.confirm": {
             "learner": str(world.learner.id),
             "action": "level",

@@ -13,7 +13,11 @@ from lti_app.demo.seed import PRESET_LINK_ID
 
 
 def _back_link(html: str) -> tuple[str, str] | None:
-    found = re.search(r'<a[^>]*href="([^"]+)"[^>]*target="(_top)"[^>]*>Back to course</a>', html)
+    found = re.search(
+        r'<a class="back-to-course" href="([^"]+)" target="(_top)">(Back to course|Volver al curso)</a>',
+        html,
+    )
+    found = found or re.search(r'<a href="([^"]+)" target="(_top)">(Back to course)</a>', html)
     return (unescape(found.group(1)), found.group(2)) if found else None
 
 
@@ -36,10 +40,12 @@ def test_every_launch_page_leads_back_to_the_course(browser, stack):
 
 
 def test_the_instructor_pages_lead_back_too(browser):
+    # The demo instructor's LMS language is Spanish: the link is in Spanish.
     landing = browser.launch(PRESET_LINK_ID, "demo-instructor")
     grid = landing.page
     assert "/grid" in grid.url
     assert _back_link(grid.text) == (browser.lms + "/", "_top")
+    assert ">Volver al curso</a>" in grid.text
 
 
 def test_home_links_to_the_demo_lms_and_to_verify(browser, stack):
