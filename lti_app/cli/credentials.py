@@ -129,6 +129,7 @@ def credentials_list(learner_id: int | None, limit: int | None, as_json: bool) -
         click.echo(
             f"{item['id']}  {item['state']:<8} {item['issued_at'][:10]}  "
             f"{who}{email}  {item['achievement']}"
+            + (f"  (wallet copy of {item['copy_of']})" if item["copy_of"] else "")
         )
 
 
@@ -167,6 +168,8 @@ def credentials_show(ref: str, as_json: bool) -> None:
         click.echo(f"  reason: {info['revocation_reason']}")
     click.echo(f"  issuer: {document['issuer']['id']}\n  key: {info['signing_kid']}")
     click.echo(f"  VC-JWT: {'yes' if info['has_jwt'] else 'no (no wallet DID)'}")
+    if info["copy_of"]:
+        click.echo(f"  wallet copy of {info['copy_of']}, bound to {info['holder_did']}")
 
 
 @credentials_group.command("export")

@@ -683,4 +683,8 @@ def summary(credential: Credential) -> dict[str, Any]:
         "state": credential_state(credential),
         "has_jwt": credential.jwt is not None,
         "signing_kid": credential.signing_kid,
+        # A copy claimed into a wallet (services/wallet.py): the credential it copies, and
+        # the wallet's DID it is bound to.
+        "copy_of": str(credential.copy_of_id) if credential.copy_of_id else None,
+        "holder_did": credential.holder_did,
     }

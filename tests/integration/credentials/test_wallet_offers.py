@@ -625,3 +625,19 @@ def test_a_reissue_replaces_the_learners_credential_not_its_wallet_copy(
             )
         )
         assert event is not None and event.details["replaces"] == str(issued.id)
+
+
+def test_the_cli_lists_and_shows_a_wallet_copy_as_such(runner, client, db, issued) -> None:
+    holder = Wallet(client)
+    document = holder.claim(_offer(db, issued)).get_json()["credentials"][0]["credential"]
+    copy_id = document["id"].rsplit("/", 1)[-1]
+    listed = {
+        i["id"]: i for i in json.loads(runner.invoke(args=["credentials", "list", "--json"]).output)
+    }
+    assert listed[copy_id]["copy_of"] == str(issued.id)
+    assert listed[copy_id]["holder_did"] == holder.did
+    assert listed[str(issued.id)]["copy_of"] is None
+    plain = runner.invoke(args=["credentials", "list"]).output
+    assert f"(wallet copy of {issued.id})" in plain
+    shown = runner.invoke(args=["credentials", "show", copy_id]).output
+    assert f"wallet copy of {issued.id}, bound to {holder.did}" in shown
