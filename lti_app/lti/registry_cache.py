@@ -38,6 +38,7 @@ class _Issuer:
     deployments: dict[tuple[int, str], Deployment] = field(default_factory=dict)
 
 
+MAX_ISSUERS = 1000  # per process; more registered issuers than this are read again, not lost
 _lock = threading.Lock()
 _cache: dict[tuple[str, str], _Issuer] = {}  # (database URL, issuer) -> rows
 _stamps: dict[str, int | None] = {}  # database URL -> the stamp the cache was read at
@@ -122,7 +123,13 @@ def _load(session: Session, issuer: str) -> _Issuer:
     entry = _Issuer(stamp, platforms, {(d.platform_id, d.deployment_id): d for d in deployments})
     for row in (*platforms, *deployments):
         session.expunge(row)  # the cache's own copies, never changed
+    if not platforms:
+        # An unknown issuer is not kept: anyone can send logins naming random issuers, and
+        # each would stay in memory. Its refusal costs the two queries every time.
+        return entry
     with _lock:
+        if len(_cache) >= MAX_ISSUERS:
+            _cache.clear()  # registered issuers only; a crowd of them is read again, not lost
         if _stamps.setdefault(key[0], stamp) == stamp:
             _cache[key] = entry
     return entry

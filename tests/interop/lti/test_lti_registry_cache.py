@@ -55,3 +55,25 @@ def test_a_new_deployment_is_accepted_without_waiting(platform, database_url) ->
     finally:
         other.dispose()
     assert Browser().launch(platform, spec).launch.status_code == 303
+
+
+def test_unknown_issuers_are_not_kept(tool, db) -> None:
+    """Anyone can send logins naming random issuers: none of them stays in the cache."""
+    import requests
+
+    from lti_app.lti import registry_cache
+
+    registry_cache.clear()  # what earlier tests left (a stale stamp) would hide the point
+    for n in range(3):
+        answer = requests.get(
+            f"{tool.url}/lti/login",
+            params={
+                "iss": f"https://stranger-{n}.example",
+                "login_hint": "x",
+                "target_link_uri": f"{tool.url}/lti/launch",
+            },
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert answer.status_code == 403
+    assert not [key for key in registry_cache._cache if key[1].startswith("https://stranger-")]
