@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from frameworks import Framework, read_ler, write_case, write_ler, write_moodle_csv
 from lti_app.db.models import FrameworkLevel, FrameworkVersion, Statement
+from lti_app.services.messages import N_
 
 
 class FrameworkConflict(ValueError):
@@ -179,31 +180,39 @@ def find_version(session: Session, ref: str, *, scope: Scope) -> FrameworkVersio
 
 def find_reference(
     session: Session, framework: str, version: str | None, *, scope: Scope
-) -> tuple[FrameworkVersion | None, str | None]:
+) -> tuple[FrameworkVersion | None, tuple[str, dict[str, str]] | None]:
     """A framework named as custom parameters name it: an identifier (with an optional
     version) or a version's uuid (with an optional version that must be that uuid's).
-    (row, None) when found; (None, why) when not, in a sentence for the person who set the
-    parameters."""
+    (row, None) when found; (None, (message, params)) when not: a sentence for the person who
+    set the parameters, marked for translation."""
     framework, version = framework.strip(), (version or "").strip()
     try:
         version_id = uuid.UUID(framework)
     except ValueError:
         version_id = None
+    not_loaded = N_("framework '%(ref)s' is not loaded in skillsign")
     if version_id is not None:
         row = find_version(session, str(version_id), scope=scope)
         if row is None:
-            return None, f"framework {framework!r} is not loaded in skillsign"
+            return None, (not_loaded, {"ref": framework})
         if version and version != row.version:
             return None, (
-                f"the framework version {framework} is {row.identifier} version "
-                f"{row.version!r}, not {version!r}: set skillsign_version={row.version} or "
-                "leave it out"
+                N_(
+                    "the framework version %(id)s is %(identifier)s version '%(version)s', "
+                    "not '%(asked)s': set skillsign_version=%(version)s or leave it out"
+                ),
+                {
+                    "id": framework,
+                    "identifier": row.identifier,
+                    "version": row.version,
+                    "asked": version,
+                },
             )
         return row, None
     ref = f"{framework}@{version}" if version else framework
     row = find_version(session, ref, scope=scope)
     if row is None:
-        return None, f"framework {ref!r} is not loaded in skillsign"
+        return None, (not_loaded, {"ref": ref})
     return row, None
 
 

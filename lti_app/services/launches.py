@@ -34,6 +34,7 @@ from lti_app.lms import claims as c
 from lti_app.lms.roles import Roles, classify
 from lti_app.services import frameworks as framework_service
 from lti_app.services import registry
+from lti_app.services.messages import N_, UserError
 
 log = logging.getLogger("skillsign.launch")
 
@@ -55,8 +56,10 @@ class LaunchRecord:
     locale: str | None
     message_type: str
     # Outcome of configuring the link from custom parameters: None (nothing to do),
-    # "pinned", or a sentence saying why the parameters were not used.
+    # "pinned", or a sentence saying why the parameters were not used ...
     link_setup: str | None = None
+    # ... and that reason marked for translation: {"msgid": ..., "params": {...}}.
+    link_problem: dict[str, Any] | None = None
     # The link is pinned to a framework version (now or earlier): the launch may send each
     # role straight to its page instead of through the landing page.
     link_pinned: bool = False
@@ -273,8 +276,11 @@ class LinkChoice:
         return sum(len(lv.statements) for lv in levels)
 
 
-class LinkChoiceError(ValueError):
-    pass
+class LinkChoiceError(UserError):
+    """Why a link cannot be set up as asked: English in ``str()`` (logs), marked for
+    translation (``msgid``, ``params``) where a page shows it."""
+
+    code = "link.choice"
 
 
 def resolve_choice(
@@ -291,10 +297,11 @@ def resolve_choice(
     """
     framework = (framework or "").strip()
     if not framework:
-        raise LinkChoiceError("no framework was named")
+        raise LinkChoiceError(N_("no framework was named"))
     row, problem = framework_service.find_reference(session, framework, version, scope=platform_id)
     if row is None:
-        raise LinkChoiceError(problem)
+        assert problem is not None
+        raise LinkChoiceError(problem[0], **problem[1])
     if isinstance(levels, str):
         keys = [k.strip() for k in levels.split(",") if k.strip()]
     else:
@@ -303,8 +310,11 @@ def resolve_choice(
     unknown = [k for k in keys if k not in known]
     if unknown:
         raise LinkChoiceError(
-            f"{row.title} {row.version} has no level {', '.join(map(repr, unknown))} "
-            f"(levels: {', '.join(known)})"
+            N_("%(title)s %(version)s has no level %(unknown)s (levels: %(known)s)"),
+            title=row.title,
+            version=row.version,
+            unknown=", ".join(map(repr, unknown)),
+            known=", ".join(known),
         )
     ordered = [k for k in known if k in keys]  # framework order, no duplicates
     return LinkChoice(row, [] if len(ordered) == len(known) else ordered)
@@ -313,10 +323,10 @@ def resolve_choice(
 def pin_link(session: Session, link: ResourceLink, choice: LinkChoice) -> None:
     """Pin a link to a framework version and levels. A pinned link never changes."""
     if link.framework_version_id is not None:
-        raise LinkChoiceError("this link is already set up")
+        raise LinkChoiceError(N_("this link is already set up"))
     # Checked here as well as in resolve_choice: a choice must not cross to another platform.
     if not framework_service.may_use(choice.version, link.context.platform_id):
-        raise LinkChoiceError("the chosen framework version does not exist")
+        raise LinkChoiceError(N_("the chosen framework version does not exist"))
     link.framework_version_id = choice.version.id
     link.level_keys = list(choice.level_keys)
     session.flush()
@@ -324,8 +334,9 @@ def pin_link(session: Session, link: ResourceLink, choice: LinkChoice) -> None:
 
 def configure_from_custom(
     session: Session, resource_link_id: int, custom: Mapping[str, Any], *, pinned: bool = False
-) -> str | None:
-    """Pin a new link from the skillsign_* custom parameters (Deep Linking or by hand).
+) -> str | LinkChoiceError | None:
+    """Pin a new link from the skillsign_* custom parameters (Deep Linking or by hand):
+    "pinned", why the parameters were not used, or None (nothing to do).
 
     ``pinned``: the caller knows the link is pinned already (nothing to read or do)."""
     framework = custom.get(CUSTOM_FRAMEWORK)
@@ -351,7 +362,7 @@ def configure_from_custom(
             "link custom parameters not used",
             extra={"resource_link": resource_link_id, "reason": str(exc)},
         )
-        return f"The link's custom parameters were not used: {exc}."
+        return exc
     return "pinned"
 
 
@@ -502,6 +513,7 @@ def record_launch(
     email = c.text(claims.get("email"), 512)
     resource_link_id = None
     link_setup = None
+    link_problem = None
     pinned = False
     if session.get_bind().dialect.name == "postgresql":
         rows = _record_rows_at_once(session, claims, platform, deployment, roles, with_link)
@@ -515,9 +527,14 @@ def record_launch(
             resource_link_id, version_id = upsert_resource_link(session, context_id, claims)
     if resource_link_id is not None:
         pinned = version_id is not None
-        link_setup = configure_from_custom(
+        outcome = configure_from_custom(
             session, resource_link_id, c.obj(claims, c.CUSTOM), pinned=pinned
         )
+        if isinstance(outcome, LinkChoiceError):
+            link_setup = f"The link's custom parameters were not used: {outcome}."
+            link_problem = {"msgid": outcome.msgid, "params": outcome.params}
+        else:
+            link_setup = outcome
         pinned = pinned or link_setup == "pinned"
     # Return URLs are signed by the platform: their origin may frame us (Canvas schools).
     for return_url in (
@@ -535,6 +552,7 @@ def record_launch(
         locale=locale_of(claims),
         message_type=message_type,
         link_setup=link_setup,
+        link_problem=link_problem,
         link_pinned=pinned,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 
 from flask import Response, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext
 
 from lti_app import request_db
 from lti_app.auth import current_actor, launch_blueprint, require_instructor
@@ -26,6 +27,8 @@ from lti_app.lti.tool_conf import RegistryToolConf
 from lti_app.lti.tool_keys import tool_keys
 from lti_app.services import frameworks as framework_service
 from lti_app.services import launches
+from lti_app.services.messages import N_
+from lti_app.views import checklist_pages as pages
 
 bp = launch_blueprint("launch", __name__)
 
@@ -86,16 +89,22 @@ def _choice_from_form() -> launches.LinkChoice:
     try:
         version_id = uuid.UUID(raw_version)
     except ValueError:
-        raise launches.LinkChoiceError("choose a framework version") from None
+        raise launches.LinkChoiceError(N_("choose a framework version")) from None
     platform_id = current_actor().platform_id
     # Another platform's version is as absent as one that does not exist.
     if framework_service.find_version(db, str(version_id), scope=platform_id) is None:
-        raise launches.LinkChoiceError("the chosen framework version does not exist")
+        raise launches.LinkChoiceError(N_("the chosen framework version does not exist"))
     scope = request.form.get(f"scope:{version_id}", "all")
     levels = request.form.getlist(f"levels:{version_id}") if scope == "levels" else []
     if scope == "levels" and not levels:
-        raise launches.LinkChoiceError("choose at least one level, or the whole framework")
+        raise launches.LinkChoiceError(N_("choose at least one level, or the whole framework"))
     return launches.resolve_choice(db, platform_id, str(version_id), None, levels)
+
+
+def _sentence(exc: launches.LinkChoiceError) -> str:
+    """The reason as a sentence, in the page's language."""
+    text = pages.message(exc)
+    return text[:1].upper() + text[1:] + "."
 
 
 def _choose_page(
@@ -105,6 +114,10 @@ def _choose_page(
         request_db.session(), scope=current_actor().platform_id
     )
     notice = session.get("_link_notice")
+    problem = session.get("_link_problem")
+    if isinstance(problem, dict) and isinstance(problem.get("msgid"), str):
+        reason = gettext(problem["msgid"], **dict(problem.get("params") or {}))
+        notice = gettext("The link's custom parameters were not used: %(reason)s.", reason=reason)
     html = render_template(
         "lti/choose_framework.html",
         versions=versions,
@@ -123,20 +136,21 @@ def setup() -> Response | tuple[str, int]:
     actor = current_actor()
     link = _link()
     if link is None or actor.message_type != c.RESOURCE_LINK_REQUEST:
-        raise Forbidden("Only a launch from a course link can set up that link.")
+        raise Forbidden(gettext("Only a launch from a course link can set up that link."))
     if link.framework_version_id is not None:
         if request.method == "POST":
-            raise Conflict("This link is already set up; a link stays with its framework version.")
+            raise Conflict(
+                gettext("This link is already set up; a link stays with its framework version.")
+            )
         return redirect(url_for(".landing"))
+    label = gettext("Use for this link")
     if request.method == "GET":
-        return _choose_page(url_for(".setup"), "Use for this link")
+        return _choose_page(url_for(".setup"), label)
     try:
         choice = _choice_from_form()
         launches.pin_link(request_db.session(), link, choice)
     except launches.LinkChoiceError as exc:
-        return _choose_page(
-            url_for(".setup"), "Use for this link", error=str(exc).capitalize() + ".", status=400
-        )
+        return _choose_page(url_for(".setup"), label, error=_sentence(exc), status=400)
     return redirect(url_for(".landing"), 303)
 
 
@@ -145,15 +159,14 @@ def setup() -> Response | tuple[str, int]:
 def deep_link() -> Response | tuple[str, int]:
     actor = current_actor()
     if actor.message_type != c.DEEP_LINKING_REQUEST or not session.get("_launch_id"):
-        raise Forbidden("This page answers a Deep Linking request from your course.")
+        raise Forbidden(gettext("This page answers a Deep Linking request from your course."))
+    label = gettext("Add to course")
     if request.method == "GET":
-        return _choose_page(url_for(".deep_link"), "Add to course")
+        return _choose_page(url_for(".deep_link"), label)
     try:
         choice = _choice_from_form()
     except launches.LinkChoiceError as exc:
-        return _choose_page(
-            url_for(".deep_link"), "Add to course", error=str(exc).capitalize() + ".", status=400
-        )
+        return _choose_page(url_for(".deep_link"), label, error=_sentence(exc), status=400)
     db = request_db.session()
     launch = restore(
         session["_launch_id"],

@@ -248,6 +248,8 @@ def launch() -> Response:
         data["_launch_id"] = message.get_launch_id()
     if record.link_setup and record.link_setup != "pinned":
         data["_link_notice"] = record.link_setup
+        if record.link_problem:  # the same reason, shown in the page's language
+            data["_link_problem"] = record.link_problem
     # The pages' "Back to course" link (launch_presentation.return_url, http(s) only).
     return_url = c.url(c.obj(claims, c.LAUNCH_PRESENTATION).get("return_url"), 2048)
     if return_url:
