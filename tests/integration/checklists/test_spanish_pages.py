@@ -167,7 +167,11 @@ def spanish(app):
             statement_ids=emerging,
             note="Seen on the ward",
         )
-        world.extra.update(request_id=pending.id, credential_id=result.credentials[0].id)
+        world.extra.update(
+            request_id=pending.id,
+            credential_id=result.credentials[0].id,
+            level_id=result.credentials[0].level_id,
+        )
     return world
 
 
@@ -195,7 +199,16 @@ def _pages(app, client, world) -> dict[str, str]:
     learner.post(f"/checklist/{statement}/request", {"text": "Done on ward 3."})
     keep("learner checklist with flash", learner.get("/checklist"))
     keep("learner landing", learner.get("/", follow_redirects=True))
+    keep(
+        "instructor landing",
+        world.caller(client, world.ta, locale="es").get("/", follow_redirects=True),
+    )
     keep("credential page", client.get(f"/credentials/{world.extra['credential_id']}", headers=es))
+    holder = world.caller(client, world.learners[2], locale="es")
+    keep("holder checklist with a credential", holder.get("/checklist"))
+    keep("add to a wallet", holder.get(f"/credentials/{world.extra['credential_id']}/wallet"))
+    keep("achievement page", client.get(f"/achievements/{world.extra['level_id']}", headers=es))
+    keep("issuer page", client.get("/issuer", headers=es))
     keep("verify page", client.get("/verify", headers=es))
     keep("home page", client.get("/", headers=es))
 
@@ -255,7 +268,7 @@ def test_every_page_in_spanish_shows_no_english(app, client, spanish):
     english = english_strings()
     assert len(english) > 300
     pages = _pages(app, client, spanish)
-    assert len(pages) >= 29
+    assert len(pages) >= 34
     found = {name: leaks(html, english) for name, html in pages.items()}
     found = {name: hits for name, hits in found.items() if hits}
     print(f"English UI strings on {len(pages)} Spanish pages: {sum(map(len, found.values()))}")
