@@ -93,6 +93,7 @@ def current_actor() -> Actor:
     state = data.state
     g.launch_locale = state.locale  # the refusal below is worded in the launch's language
     g.launch_user_id = state.user_id  # and in the language the person chose (i18n.py)
+    g.launch_ui_locale = state.ui_locale  # read with the session: no query of its own
     if state.context_id is not None and not state.in_course and not state.is_admin:
         # Dropped from the course since the launch (roster sync, or an inactive status):
         # nothing of the course any more. Administrators keep their admin pages.

@@ -33,6 +33,8 @@ def _chosen_by_user() -> str | None:
     user_id = g.get("launch_user_id")
     if user_id is None:
         return None
+    if "launch_ui_locale" in g:  # read with the launch session (lti/sessions.py)
+        return language(g.launch_ui_locale)
     from lti_app import request_db
     from lti_app.db.models import User
 

@@ -34,7 +34,7 @@ from werkzeug.datastructures import CallbackDict
 
 from lti_app import request_db
 from lti_app.db import utcnow
-from lti_app.db.models import LaunchSession, Membership, ResourceLink
+from lti_app.db.models import LaunchSession, Membership, ResourceLink, User
 from lti_app.lti.login import BROWSER_COOKIE
 from lti_app.services.launches import LaunchRecord
 
@@ -84,6 +84,7 @@ class LaunchState:
     expires_at: datetime
     created_at: datetime
     in_course: bool = True
+    ui_locale: str | None = None  # the user's chosen language, read with the session
 
 
 _INSERT = insert(LaunchSession.__table__)
@@ -184,6 +185,7 @@ _WITH_MEMBERSHIP = (
         Membership.is_learner,
         Membership.active,
         ResourceLink,
+        User.ui_locale,
     )
     .outerjoin(
         Membership,
@@ -193,6 +195,9 @@ _WITH_MEMBERSHIP = (
         ),
     )
     .outerjoin(ResourceLink, ResourceLink.id == LaunchSession.resource_link_id)
+    # The language the person chose in the menu (i18n.py), read here and not by a query of
+    # its own on every page.
+    .outerjoin(User, User.id == LaunchSession.user_id)
 )
 
 
@@ -207,7 +212,7 @@ def _load(token: str, req: Request) -> LaunchSessionData:
     now = utcnow()
     if found is None:
         return LaunchSessionData({}, None, "expired")
-    row, roles, is_instructor, is_learner, active, link = found
+    row, roles, is_instructor, is_learner, active, link, ui_locale = found
     if row.expires_at <= now or now - row.created_at >= max_age():
         return LaunchSessionData({}, None, "expired")
     if row.status != ACTIVE:
@@ -235,6 +240,7 @@ def _load(token: str, req: Request) -> LaunchSessionData:
         expires_at=row.expires_at,
         created_at=row.created_at,
         in_course=in_course,
+        ui_locale=ui_locale,
     )
     data = LaunchSessionData(dict(row.data or {}), state, None)
     # The identity map holds objects weakly: this reference keeps the link there for the
