@@ -149,3 +149,21 @@ def tab(playwright_browser, stack) -> Iterator[Pages]:
     pages = Pages(context, stack.url)
     yield pages
     context.close()
+
+
+@pytest.fixture
+def new_tab(playwright_browser, stack):
+    """More tabs, each with its own viewport width and browser language (axe on each)."""
+    contexts: list[Any] = []
+
+    def make(width: int = 1280, locale: str = "en-US", **options: Any) -> Pages:
+        context = playwright_browser.new_context(
+            viewport={"width": width, "height": 800}, locale=locale, **options
+        )
+        context.add_init_script(path=str(AXE))
+        contexts.append(context)
+        return Pages(context, stack.url)
+
+    yield make
+    for context in contexts:
+        context.close()

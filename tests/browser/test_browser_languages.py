@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import AXE, Pages
 from support.checklist_world import launch_token, make_world
 
 from lti_app.request_db import database
@@ -28,18 +27,10 @@ def course(app):
     return world
 
 
-def _tab(playwright_browser, stack, width: int, locale: str) -> Pages:
-    context = playwright_browser.new_context(
-        viewport={"width": width, "height": 800}, locale=locale
-    )
-    context.add_init_script(path=str(AXE))
-    return Pages(context, stack.url)
-
-
 @pytest.mark.parametrize("width", [375, 1280])
 @pytest.mark.parametrize("locale", ["en", "es"])
-def test_pages_pass_axe_in_both_languages(app, playwright_browser, stack, course, width, locale):
-    tab = _tab(playwright_browser, stack, width, locale)
+def test_pages_pass_axe_in_both_languages(app, new_tab, course, width, locale):
+    tab = new_tab(width, locale)
     page = tab.page
     learner = launch_token(app, course.learner, platform_id=course.platform_id, locale=locale)
     teacher = launch_token(app, course.instructor, platform_id=course.platform_id, locale=locale)
@@ -74,11 +65,10 @@ def test_pages_pass_axe_in_both_languages(app, playwright_browser, stack, course
     page.click("form.sign-out button")
     page.wait_for_load_state("load")
     tab.visit(f"signed-out-{name}")
-    tab.context.close()
 
 
-def test_the_menu_switches_a_launch_and_remembers(app, playwright_browser, stack, course):
-    tab = _tab(playwright_browser, stack, 375, "es")
+def test_the_menu_switches_a_launch_and_remembers(app, new_tab, course):
+    tab = new_tab(375, "es")
     page = tab.page
     token = launch_token(app, course.learner, platform_id=course.platform_id, locale="es")
     tab.goto(f"/s/{token}/checklist")
@@ -96,4 +86,3 @@ def test_the_menu_switches_a_launch_and_remembers(app, playwright_browser, stack
     again = launch_token(app, course.learner, platform_id=course.platform_id, locale="es")
     tab.goto(f"/s/{again}/checklist")
     assert page.locator("html").get_attribute("lang") == "en"
-    tab.context.close()

@@ -63,20 +63,20 @@ def test_thirty_requests_approved_in_three_clicks(app, tab):
     tab.visit("requests-30-done")
 
 
-def test_select_all_works_without_javascript(app, playwright_browser, stack, tmp_path):
+def test_select_all_works_without_javascript(app, new_tab):
     """The same three clicks with scripts off: the "All shown" box is read by the server."""
     world = _world_with_requests(app, 5)
     token = launch_token(app, world.instructor, platform_id=world.platform_id)
-    context = playwright_browser.new_context(java_script_enabled=False, locale="en-US")
-    page = context.new_page()
-    page.goto(f"{stack.url}/s/{token}/requests")
-    page.click("#select-all-requests")
+    tab = new_tab(1280, "en-US", java_script_enabled=False)
+    page = tab.page
+    tab.goto(f"/s/{token}/requests")
+    tab.click("#select-all-requests")
     page.fill("#bulk-comment", "Seen on the ward.")
-    page.click("#bulk-decide button[value=approve]")
+    tab.click("#bulk-decide button[value=approve]")
     page.wait_for_url(re.compile(r"/requests/decide$"))
-    page.click("form.confirm button[type=submit]")
+    tab.click("form.confirm button[type=submit]")
     page.wait_for_url(re.compile(r"/requests$"))
-    context.close()
+    assert tab.clicks == 3
     assert _count(app, SignoffRequest, SignoffRequest.status == "approved") == 5
     with database(app).transaction() as session:
         comments = set(session.scalars(select(SignoffRequest.decision_comment)))
@@ -85,16 +85,10 @@ def test_select_all_works_without_javascript(app, playwright_browser, stack, tmp
 
 @pytest.mark.parametrize("width", [375, 1280])
 @pytest.mark.parametrize("locale", ["en", "es"])
-def test_requests_pages_pass_axe(app, playwright_browser, stack, width, locale):
+def test_requests_pages_pass_axe(app, new_tab, width, locale):
     world = _world_with_requests(app, 3)
     token = launch_token(app, world.instructor, platform_id=world.platform_id, locale=locale)
-    from conftest import AXE, Pages
-
-    context = playwright_browser.new_context(
-        viewport={"width": width, "height": 800}, locale=locale
-    )
-    context.add_init_script(path=str(AXE))
-    tab = Pages(context, stack.url)
+    tab = new_tab(width, locale)
     tab.goto(f"/s/{token}/requests")
     assert tab.page.locator("html").get_attribute("lang") == locale
     tab.visit(f"requests-{locale}-{width}")
@@ -104,4 +98,3 @@ def test_requests_pages_pass_axe(app, playwright_browser, stack, width, locale):
     tab.visit(f"requests-confirm-{locale}-{width}")
     tab.goto(f"/s/{token}/grid")
     tab.visit(f"grid-{locale}-{width}")
-    context.close()
