@@ -141,7 +141,9 @@ def require_instructor(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_actor().is_instructor:
-            raise Forbidden("Only the course's instructors and teaching assistants can do this.")
+            raise Forbidden(
+                gettext("Only the course's instructors and teaching assistants can do this.")
+            )
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -151,7 +153,7 @@ def require_admin(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not current_actor().is_admin:
-            raise Forbidden("Only skillsign administrators can do this.")
+            raise Forbidden(gettext("Only skillsign administrators can do this."))
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask_babel import gettext
 
 from credentials import verify as pipeline
 from credentials.verify import VerificationResult
@@ -18,6 +19,8 @@ from lti_app.security import exempt
 from lti_app.services import issuer as issuer_service
 from lti_app.services import verification
 from lti_app.services.errors import AppError
+from lti_app.services.messages import N_, UserError
+from lti_app.views import checklist_pages as pages
 from lti_app.views.openapi import openapi_document
 
 bp = Blueprint("verify", __name__)
@@ -33,7 +36,10 @@ RAW_TYPES = (
 )
 
 
-class VerifyRequestError(AppError):
+class VerifyRequestError(UserError):
+    """A request the verifier cannot read: English for the API, translated on the page
+    where the message was marked with ``N_``."""
+
     code = "verify.request"
 
 
@@ -136,9 +142,9 @@ def _body() -> bytes:
 def _check_url(url: str) -> str:
     url = url.strip()
     if len(url) > URL_LIMIT:
-        raise VerifyRequestError(f"the URL is longer than {URL_LIMIT} characters")
+        raise VerifyRequestError(N_("the URL is longer than %(limit)d characters"), limit=URL_LIMIT)
     if not url.startswith(("https://", "http://")):
-        raise VerifyRequestError("only http:// and https:// URLs can be verified")
+        raise VerifyRequestError(N_("only http:// and https:// URLs can be verified"))
     return url
 
 
@@ -172,7 +178,7 @@ def verify_page() -> tuple[str, int] | str:
     error: str | None = None
     result = None
     if sum(given) != 1:
-        error = "Give exactly one: a file, a URL, or pasted JSON or JWT text."
+        error = gettext("Give exactly one: a file, a URL, or pasted JSON or JWT text.")
     else:
         try:
             if upload and upload.filename:
@@ -185,7 +191,7 @@ def verify_page() -> tuple[str, int] | str:
             else:
                 result = _run(None, url)
         except AppError as problem:
-            error = problem.detail
+            error = pages.message(problem)  # in the page's language where it was marked
     status = 200 if result is not None else 400
     issuer = _assess(result) if result is not None else None
     return (
