@@ -329,6 +329,15 @@ def test_the_language_menu_keeps_the_choice_on_the_person(app, client, spanish):
     away = learner.post("/language", {"locale": "es", "next": "https://elsewhere.example/"})
     assert "elsewhere" not in away.headers["Location"]
     assert learner.post("/language", {"locale": "fr"}).status_code == 400
+    # On a page a form made (a confirmation), the menu leads back to the launch's landing,
+    # never to an address that only takes a POST.
+    teacher = spanish.caller(client, spanish.instructor, locale="es")
+    form = [("learner", str(spanish.learner.id)), ("action", "level"), ("level", "emerging")]
+    confirm = teacher.post("/grid/confirm", form).get_data(as_text=True)
+    menu = re.search(r'<form class="language-menu".*?</form>', confirm, re.S).group(0)
+    assert 'name="next"' not in menu
+    back = teacher.post("/language", {"locale": "en"})
+    assert back.status_code == 303 and back.headers["Location"].endswith(f"/s/{teacher.token}/")
     assert learner.post("/language", {"locale": "es"}, csrf=False).status_code == 400
 
 
