@@ -21,6 +21,7 @@ from keys import KeyKind, KeyStore
 from lti_app.demo import demo_platform, register_with_tool
 from lti_app.request_db import database
 from lti_app.services.frameworks import import_framework
+from lti_app.worker import start_background_worker
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -72,7 +73,10 @@ def stack(app):
         for path in bundled_paths():
             import_framework(session, load(path), "ler")
         register_with_tool(session, server.url)
+    # The demo delivers the outbox (scores, roster syncs) from a thread of its own process.
+    worker = start_background_worker(app, poll_seconds=0.2)
     yield server
+    worker.stop()
     server.stop()
     demo_platform(app.extensions["skillsign.demo_lms"]).dispose()
 

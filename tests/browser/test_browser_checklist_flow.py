@@ -55,7 +55,14 @@ def test_request_approve_bulk_sign_then_credential(app, tab, tmp_path):
     # -- the instructor approves it and signs the rest of the level ----------------------
     _launch(tab, "demo-instructor")
     assert "/grid" in page.url
-    # The roster came from the platform (NRPS): learners who never launched are there too.
+    # The first view never waits on the LMS: it says the roster is being read, and the
+    # worker's sync (NRPS) brings the learners who never launched.
+    assert page.locator("p.notice[role=status]").count() == 1
+    for _ in range(50):
+        if page.locator("input.row-select").count() == 5:
+            break
+        page.wait_for_timeout(200)
+        page.reload()
     assert page.locator("input.row-select").count() == 5
     assert page.locator("tbody th[scope=row]", has_text="Nguyễn").count() == 1
     tab.visit("instructor-grid-before")
