@@ -32,8 +32,11 @@ from lti_app.db.models import (
     Credential,
     FrameworkLevel,
     FrameworkVersion,
+    Membership,
+    SignoffEvent,
     User,
 )
+from lti_app.lms import roles
 from lti_app.services import audit, outbox, progress, status_lists
 from lti_app.services import issuer as issuer_service
 from lti_app.services.errors import AppError, Conflict, NotFound
@@ -114,10 +117,21 @@ def subject_for(learner: User) -> ob3.Subject:
     return ob3.Subject(id=pseudonym.urn, name=name)
 
 
+INSTRUCTOR = "instructor"
+TEACHING_ASSISTANT = "teaching assistant"
+_TA_ROLES = frozenset({roles.TEACHING_ASSISTANT, roles.INSTRUCTOR_SUBROLE + "TeachingAssistant"})
+
+
 @dataclass(frozen=True)
 class _Signoff:
+    """One met statement as the credential tells it: which, when, and in which role it was
+    signed off. The signer's name is not kept: instructors have no way to agree to their
+    name appearing on learners' credentials, so no credential names them."""
+
     position: int
-    signer: str
+    code: str
+    competency: str
+    role: str
     signed_at: datetime
 
 
@@ -125,13 +139,37 @@ class _Signoff:
 _CHUNK = 1000
 
 
+def _signer_roles(session: Session, actor_ids: Collection[int]) -> dict[int, dict[int | None, str]]:
+    """Per signer, their role (instructor / teaching assistant) in each course they hold a
+    membership in, and under the key None their role everywhere: a teaching assistant only
+    if every membership says so."""
+    actors = sorted(set(actor_ids))
+    found: dict[int, dict[int | None, str]] = defaultdict(dict)
+    for start in range(0, len(actors), _CHUNK):
+        rows = session.execute(
+            select(Membership.user_id, Membership.context_id, Membership.roles).where(
+                Membership.user_id.in_(actors[start : start + _CHUNK])
+            )
+        )
+        for user_id, context_id, membership_roles in rows:
+            held = set(membership_roles or ())
+            is_ta = bool(_TA_ROLES & held) and roles.INSTRUCTOR not in held
+            found[user_id][context_id] = TEACHING_ASSISTANT if is_ta else INSTRUCTOR
+    for by_context in found.values():
+        everywhere = set(by_context.values())
+        by_context[None] = TEACHING_ASSISTANT if everywhere == {TEACHING_ASSISTANT} else INSTRUCTOR
+    return found
+
+
 def _signoffs_of(
     session: Session, learner_ids: Collection[int], levels: Collection[FrameworkLevel]
 ) -> dict[tuple[int, uuid.UUID], list[_Signoff]]:
-    """Who signed each statement of each level, and when (the deciding event of each), for
-    every learner at once: the one progress query (``progress.latest_events``) and one for
-    the signers' names, not a query per credential."""
-    placed = {st.id: (level.id, st.position) for level in levels for st in level.statements}
+    """What was signed off for each statement of each level, when and in which role (the
+    deciding event of each), for every learner at once: the one progress query
+    (``progress.latest_events``), one for the events' courses and one for the signers'
+    roles, not a query per credential. An imported sign-off (no signer account) counts as
+    an instructor's."""
+    placed = {st.id: (level, st) for level in levels for st in level.statements}
     met = [
         (learner_id, statement_id, latest)
         for (learner_id, statement_id), latest in progress.latest_events(
@@ -139,39 +177,54 @@ def _signoffs_of(
         ).items()
         if latest.met
     ]
-    actors = sorted({latest.actor_id for _, _, latest in met if latest.actor_id is not None})
-    names: dict[int, str | None] = {}
-    for start in range(0, len(actors), _CHUNK):
+    event_ids = sorted(latest.event_id for _, _, latest in met)
+    contexts: dict[int, int | None] = {}
+    for start in range(0, len(event_ids), _CHUNK):
         rows = session.execute(
-            select(User.id, User.name).where(User.id.in_(actors[start : start + _CHUNK]))
+            select(SignoffEvent.id, SignoffEvent.context_id).where(
+                SignoffEvent.id.in_(event_ids[start : start + _CHUNK])
+            )
         )
-        names.update((user_id, name) for user_id, name in rows)
+        contexts.update((event_id, context_id) for event_id, context_id in rows)
+    signer_roles = _signer_roles(
+        session, [latest.actor_id for _, _, latest in met if latest.actor_id is not None]
+    )
     found: dict[tuple[int, uuid.UUID], list[_Signoff]] = defaultdict(list)
     for learner_id, statement_id, latest in sorted(
-        met, key=lambda m: (m[0], placed[m[1]][1], str(m[1]))
+        met, key=lambda m: (m[0], placed[m[1]][1].position, str(m[1]))
     ):
-        level_id, position = placed[statement_id]
-        name = names.get(latest.actor_id) if latest.actor_id is not None else None
-        signer = (name or latest.actor_label or "an instructor").strip()
-        found[(learner_id, level_id)].append(_Signoff(position, signer, latest.signed_at))
+        level, statement = placed[statement_id]
+        role = INSTRUCTOR
+        if latest.actor_id is not None:
+            by_context = signer_roles.get(latest.actor_id, {})
+            role = by_context.get(contexts.get(latest.event_id)) or by_context.get(None, INSTRUCTOR)
+        found[(learner_id, level.id)].append(
+            _Signoff(
+                statement.position,
+                f"{level.key}.{statement.position}",
+                statement.competency,
+                role,
+                latest.signed_at,
+            )
+        )
     return found
 
 
-def evidence_for(signoffs: Sequence[_Signoff], level: FrameworkLevel) -> ob3.EvidenceItem:
-    """The sign-offs in summary: who and when, never the private notes."""
-    lines = [
-        f"- Statement {s.position}: signed off by {s.signer} on {s.signed_at:%Y-%m-%d}"
+def evidence_for(signoffs: Sequence[_Signoff], level: FrameworkLevel) -> list[ob3.EvidenceItem]:
+    """One Evidence per statement, for an employer to read: that it was observed and signed
+    off, when, and in which role. Never the private notes, never the signer's name."""
+    return [
+        ob3.EvidenceItem(
+            name=f"Statement {s.code}: {s.competency}",
+            description=(
+                f"Observed and signed off by {'a' if s.role == TEACHING_ASSISTANT else 'an'} "
+                f"{s.role} on {s.signed_at:%Y-%m-%d}."
+            ),
+            genre="Observation",
+            audience="Employers and other verifiers",
+        )
         for s in signoffs
     ]
-    first = min((s.signed_at for s in signoffs), default=None)
-    last = max((s.signed_at for s in signoffs), default=None)
-    when = f" between {first:%Y-%m-%d} and {last:%Y-%m-%d}" if first and last else ""
-    return ob3.EvidenceItem(
-        name="Instructor sign-offs",
-        description=f"{len(signoffs)} statements of the {level.label} level signed off{when}.",
-        narrative="\n".join(lines) or None,
-        genre="Instructor observation",
-    )
 
 
 # --------------------------------------------------------------------------- issuing
@@ -250,64 +303,10 @@ def _issue_all(
     signer = issuer.signer()
     issued_at = now or now_utc()
     signoffs = _signoffs_of(session, [a.learner.id for a in awards], [a.level for a in awards])
-    achievements: dict[uuid.UUID, ob3.AchievementInput] = {}
-    profile = issuer_profile(issuer, signer.issuer_did)
     try:
         with session.begin_nested():
-            slots = status_lists.allocate_many(session, len(awards))
-            rows: list[Credential] = []
-            unsigned: list[dict[str, Any]] = []
-            for award, (status_row, index) in zip(awards, slots, strict=True):
-                level, learner = award.level, award.learner
-                if level.id not in achievements:
-                    achievements[level.id] = achievement_for(issuer, level.framework_version, level)
-                valid_until = (
-                    issued_at + timedelta(days=level.credential_valid_days)
-                    if level.credential_valid_days
-                    else None
-                )
-                credential_id = uuid.uuid4()
-                unsigned.append(
-                    ob3.build_credential(
-                        credential_id=issuer.credential_url(credential_id),
-                        issuer=profile,
-                        achievement=achievements[level.id],
-                        subject=subject_for(learner),
-                        valid_from=issued_at,
-                        valid_until=valid_until,
-                        status=StatusEntry(issuer.status_list_url(status_row.id, signer), index),
-                        evidence=[evidence_for(signoffs.get((learner.id, level.id), []), level)],
-                    )
-                )
-                rows.append(
-                    Credential(
-                        id=credential_id,
-                        learner_id=learner.id,
-                        framework_version_id=level.framework_version_id,
-                        level_id=level.id,
-                        context_id=award.context_id,
-                        live_key=live_key(learner.id, level.id),
-                        status_list_id=status_row.id,
-                        status_index=index,
-                        issued_at=issued_at,
-                        valid_until=valid_until,
-                        signing_kid=signer.kid,
-                    )
-                )
-            signed = bulk.sign_documents(
-                unsigned, signer.private_key, signer.verification_method, created=issued_at
-            )
-            jwt_signer = None
-            for row, document, award, plain in zip(rows, signed, awards, unsigned, strict=True):
-                row.document = document
-                if award.learner.wallet_did:  # OB's VC-JWT needs `sub`: the learner's own DID
-                    jwt_signer = jwt_signer or issuer.jwt_signer(signer)
-                    row.jwt = vc_jwt.sign_vc_jwt(
-                        plain,
-                        jwt_signer.private_key,
-                        jwt_signer.kid,
-                        algorithm=jwt_signer.algorithm,
-                    )
+            rows, unsigned = _prepare(session, issuer, signer, awards, signoffs, issued_at)
+            _sign(issuer, signer, rows, unsigned, awards, issued_at)
             session.add_all(rows)
             session.flush()
     except IntegrityError:
@@ -324,6 +323,97 @@ def _issue_all(
         if live_credentials(session, learner_id=only.learner.id, level_ids=[only.level.id]):
             return []
         raise
+    _announce(session, issuer, signer, rows, actor_id)
+    return rows
+
+
+def _prepare(
+    session: Session,
+    issuer: IssuerContext,
+    signer: issuer_service.Signer,
+    awards: Sequence[_Award],
+    signoffs: dict[tuple[int, uuid.UUID], list[_Signoff]],
+    issued_at: datetime,
+) -> tuple[list[Credential], list[dict[str, Any]]]:
+    """The rows and the unsigned documents, one each per award, each with its status slot."""
+    slots = status_lists.allocate_many(session, len(awards))
+    achievements: dict[uuid.UUID, ob3.AchievementInput] = {}
+    profile = issuer_profile(issuer, signer.issuer_did)
+    rows: list[Credential] = []
+    unsigned: list[dict[str, Any]] = []
+    for award, (status_row, index) in zip(awards, slots, strict=True):
+        level, learner = award.level, award.learner
+        if level.id not in achievements:
+            achievements[level.id] = achievement_for(issuer, level.framework_version, level)
+        valid_until = (
+            issued_at + timedelta(days=level.credential_valid_days)
+            if level.credential_valid_days
+            else None
+        )
+        credential_id = uuid.uuid4()
+        unsigned.append(
+            ob3.build_credential(
+                credential_id=issuer.credential_url(credential_id),
+                issuer=profile,
+                achievement=achievements[level.id],
+                subject=subject_for(learner),
+                valid_from=issued_at,
+                valid_until=valid_until,
+                status=StatusEntry(issuer.status_list_url(status_row.id, signer), index),
+                evidence=evidence_for(signoffs.get((learner.id, level.id), []), level),
+            )
+        )
+        rows.append(
+            Credential(
+                id=credential_id,
+                learner_id=learner.id,
+                framework_version_id=level.framework_version_id,
+                level_id=level.id,
+                context_id=award.context_id,
+                live_key=live_key(learner.id, level.id),
+                status_list_id=status_row.id,
+                status_index=index,
+                issued_at=issued_at,
+                valid_until=valid_until,
+                signing_kid=signer.kid,
+            )
+        )
+    return rows, unsigned
+
+
+def _sign(
+    issuer: IssuerContext,
+    signer: issuer_service.Signer,
+    rows: Sequence[Credential],
+    unsigned: Sequence[dict[str, Any]],
+    awards: Sequence[_Award],
+    issued_at: datetime,
+) -> None:
+    """Data Integrity proofs for all at once; a VC-JWT too for a learner with a wallet DID."""
+    signed = bulk.sign_documents(
+        list(unsigned), signer.private_key, signer.verification_method, created=issued_at
+    )
+    jwt_signer = None
+    for row, document, award, plain in zip(rows, signed, awards, unsigned, strict=True):
+        row.document = document
+        if award.learner.wallet_did:  # OB's VC-JWT needs `sub`: the learner's own DID
+            jwt_signer = jwt_signer or issuer.jwt_signer(signer)
+            row.jwt = vc_jwt.sign_vc_jwt(
+                plain,
+                jwt_signer.private_key,
+                jwt_signer.kid,
+                algorithm=jwt_signer.algorithm,
+            )
+
+
+def _announce(
+    session: Session,
+    issuer: IssuerContext,
+    signer: issuer_service.Signer,
+    rows: Sequence[Credential],
+    actor_id: int | None,
+) -> None:
+    """The notification in the outbox and the audit row of each credential issued."""
     outbox.enqueue_new(
         session,
         "notification",
@@ -364,7 +454,6 @@ def _issue_all(
             for row in rows
         ],
     )
-    return rows
 
 
 _LEVELS = "skillsign.awarding.levels"

@@ -37,7 +37,10 @@ def test_page_shows_the_credential(client, db, course, issued) -> None:
     assert "Verified" in text
     for alignment in achievement["alignment"]:
         assert alignment["targetName"] in text
-    assert course.instructor.name in text  # who signed, in the evidence summary
+    assert "What was observed" in text  # the evidence, one line per statement
+    for item in issued.document["evidence"]:
+        assert f"<strong>{item['name']}</strong> — {item['description']}" in text
+    assert course.instructor.name not in text  # instructors have not agreed to be named
     assert course.learners[0].name not in text  # the learner has not allowed their name
     url = f"http://localhost/credentials/{issued.id}"
     assert f'<meta property="og:url" content="{url}">' in text
