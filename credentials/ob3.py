@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from .errors import CredentialShapeError
 from .fields import EMAIL, require_iri, require_text
@@ -170,6 +170,29 @@ def identity_matches(identity_object: Mapping[str, Any], value: str) -> bool:
         salt = identity_object.get("salt") or ""
         return hmac.compare_digest(hash_identity(value, salt), expected.lower())
     return hmac.compare_digest(value, expected)
+
+
+EmailAnswer = Literal["matches", "does_not_match", "no_email_identity"]
+
+
+def email_identity_answer(credential: Mapping[str, Any] | None, email: str) -> EmailAnswer:
+    """Does the credential belong to ``email``? Compared against the subject's
+    ``identifier`` IdentityObjects of ``identityType`` ``emailAddress`` (hashed or not), so
+    a verifier can check an address it already knows without the credential revealing one.
+    ``no_email_identity`` when the credential names its subject no other way (a DID only)."""
+    subjects: object = (credential or {}).get("credentialSubject")
+    listed = subjects if isinstance(subjects, list) else [subjects]
+    identities: list[Mapping[str, Any]] = []
+    for subject in listed:
+        found = subject.get("identifier") if isinstance(subject, Mapping) else None
+        for identity in found if isinstance(found, list) else []:
+            if isinstance(identity, Mapping) and identity.get("identityType") == "emailAddress":
+                identities.append(identity)
+    if not identities:
+        return "no_email_identity"
+    if any(identity_matches(identity, email) for identity in identities):
+        return "matches"
+    return "does_not_match"
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,31 @@ def _verification_result_schema() -> dict[str, Any]:
                 "minItems": len(CHECK_NAMES),
                 "maxItems": len(CHECK_NAMES),
             },
+            "identity": _object(
+                {
+                    "email": {
+                        "type": "string",
+                        "enum": ["matches", "does_not_match", "no_email_identity"],
+                        "description": (
+                            "whether the credential's subject is the email address given: "
+                            "`no_email_identity` when it names its subject no other way "
+                            "than, say, a DID"
+                        ),
+                    }
+                },
+                description="present only when the request gave an email address",
+                closed=True,
+            ),
         },
+        required=[
+            "valid",
+            "status",
+            "format",
+            "issuer",
+            "verificationMethod",
+            "credential",
+            "checks",
+        ],
         closed=True,
     )
 
@@ -200,11 +224,23 @@ def _issuer_assessment_schema() -> dict[str, Any]:
     )
 
 
+EMAIL_PROPERTY = {
+    "type": "string",
+    "format": "email",
+    "maxLength": 320,
+    "description": (
+        "optional: an email address to check the credential against (its subject's hashed "
+        "`identifier`, OB 3.0 IdentityObject); the answer is `identity.email`, and the "
+        "address is never echoed"
+    ),
+}
+
+
 def _verify_request_schema() -> dict[str, Any]:
     return {
         "description": (
-            "Exactly one of credential, url or image; or the credential object itself "
-            "(recognised by its @context)."
+            "Exactly one of credential, url or image, with an optional email; or the "
+            "credential object itself (recognised by its @context)."
         ),
         "oneOf": [
             _object(
@@ -212,18 +248,28 @@ def _verify_request_schema() -> dict[str, Any]:
                     "credential": {
                         "description": "an OpenBadgeCredential, or a VC-JWT",
                         "type": ["object", "string"],
-                    }
-                }
+                    },
+                    "email": EMAIL_PROPERTY,
+                },
+                required=["credential"],
             ),
-            _object({"url": {"type": "string", "format": "uri", "maxLength": 2048}}),
+            _object(
+                {
+                    "url": {"type": "string", "format": "uri", "maxLength": 2048},
+                    "email": EMAIL_PROPERTY,
+                },
+                required=["url"],
+            ),
             _object(
                 {
                     "image": {
                         "type": "string",
                         "contentEncoding": "base64",
                         "description": "a baked PNG or SVG",
-                    }
-                }
+                    },
+                    "email": EMAIL_PROPERTY,
+                },
+                required=["image"],
             ),
             {"type": "object", "required": ["@context"]},
         ],
@@ -255,8 +301,10 @@ def _verify_paths() -> dict[str, Any]:
             "file": {
                 "contentMediaType": "application/octet-stream",
                 "description": "JSON, JWT, PNG or SVG",
-            }
-        }
+            },
+            "email": EMAIL_PROPERTY,
+        },
+        required=["file"],
     )
     operation = {
         "summary": "Verify an Open Badges 3.0 credential",

@@ -11,7 +11,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext
 
+from credentials import ob3
 from credentials import verify as pipeline
+from credentials.fields import EMAIL
 from credentials.verify import VerificationResult
 from lti_app import request_db
 from lti_app.lti import http as outbound
@@ -148,6 +150,30 @@ def _check_url(url: str) -> str:
     return url
 
 
+EMAIL_LIMIT = 320
+
+
+def _email(value: object) -> str | None:
+    """An optional email address to check the credential against; never echoed back."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise VerifyRequestError(N_("the email address must be a string"))
+    value = value.strip()
+    if not value:
+        return None
+    if len(value) > EMAIL_LIMIT or not EMAIL.match(value):
+        raise VerifyRequestError(N_("that is not an email address"))
+    return value
+
+
+def _email_answer(result: VerificationResult, email: str | None) -> ob3.EmailAnswer | None:
+    """Whether the credential names ``email`` (hashed, per OB 3.0); None if none was given."""
+    if email is None:
+        return None
+    return ob3.email_identity_answer(result.credential, email)
+
+
 def _assess(result: VerificationResult) -> verification.IssuerAssessment:
     session = request_db.session()
     return verification.assess_issuer(issuer_service.context(session), result)
@@ -177,9 +203,14 @@ def verify_page() -> tuple[str, int] | str:
     given = [bool(upload and upload.filename), bool(pasted), bool(url)]
     error: str | None = None
     result = None
-    if sum(given) != 1:
+    email: str | None = None
+    try:
+        email = _email(request.form.get("email"))
+    except AppError as problem:
+        error = pages.message(problem)
+    if error is None and sum(given) != 1:
         error = gettext("Give exactly one: a file, a URL, or pasted JSON or JWT text.")
-    else:
+    elif error is None:
         try:
             if upload and upload.filename:
                 data = upload.stream.read(MAX_UPLOAD_BYTES + 1)
@@ -194,9 +225,16 @@ def verify_page() -> tuple[str, int] | str:
             error = pages.message(problem)  # in the page's language where it was marked
     status = 200 if result is not None else 400
     issuer = _assess(result) if result is not None else None
+    # The answer about the address, never the address: the form comes back without it.
+    email_answer = _email_answer(result, email) if result is not None else None
     return (
         render_template(
-            "credentials/verify.html", result=result, issuer=issuer, error=error, url=url
+            "credentials/verify.html",
+            result=result,
+            issuer=issuer,
+            error=error,
+            url=url,
+            email_answer=email_answer,
         ),
         status,
     )
@@ -205,7 +243,9 @@ def verify_page() -> tuple[str, int] | str:
 # --------------------------------------------------------------------------- machines
 
 
-def _from_json(raw: bytes) -> tuple[bytes | str | dict[str, Any] | None, str | None]:
+def _from_json(
+    raw: bytes,
+) -> tuple[bytes | str | dict[str, Any] | None, str | None, str | None]:
     try:
         payload = json.loads(raw)
     except ValueError as error:
@@ -215,7 +255,8 @@ def _from_json(raw: bytes) -> tuple[bytes | str | dict[str, Any] | None, str | N
     if not isinstance(payload, dict):
         raise VerifyRequestError("the body must be a JSON object")
     if "@context" in payload:  # a bare credential
-        return payload, None
+        return payload, None, None
+    email = _email(payload.get("email"))
     keys = [k for k in ("credential", "url", "image") if k in payload]
     if len(keys) != 1:
         raise VerifyRequestError(
@@ -226,13 +267,13 @@ def _from_json(raw: bytes) -> tuple[bytes | str | dict[str, Any] | None, str | N
     if keys[0] == "credential":
         if not isinstance(value, dict | str):
             raise VerifyRequestError("'credential' must be a JSON object or a JWT string")
-        return value, None
+        return value, None, email
     if not isinstance(value, str):
         raise VerifyRequestError(f"'{keys[0]}' must be a string")
     if keys[0] == "url":
-        return None, value
+        return None, value, email
     try:
-        return base64.b64decode(value, validate=True), None
+        return base64.b64decode(value, validate=True), None, email
     except (binascii.Error, ValueError):
         raise VerifyRequestError("'image' is not valid base64") from None
 
@@ -249,10 +290,11 @@ def verify_api() -> Response:
         if len(data) > MAX_UPLOAD_BYTES:
             raise TooLarge(f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
         url = None
+        email = _email(request.form.get("email"))
     elif mimetype in ("application/json", "application/ld+json", "application/vc+ld+json"):
-        data, url = _from_json(_body())
+        data, url, email = _from_json(_body())
     elif mimetype in RAW_TYPES:
-        data, url = _body(), None
+        data, url, email = _body(), None, None
     else:
         raise VerifyRequestError(
             f"unsupported Content-Type {mimetype or '(none)'}: send application/json, "
@@ -262,7 +304,11 @@ def verify_api() -> Response:
         raise VerifyRequestError("the request is empty")
     result = _run(data, url)
     # "issuer" says who signed and whether it is us, never just the claimed id.
-    response = jsonify({**result.to_dict(), "issuer": _assess(result).to_dict()})
+    answer: dict[str, Any] = {**result.to_dict(), "issuer": _assess(result).to_dict()}
+    email_answer = _email_answer(result, email)
+    if email_answer is not None:  # the answer only: the address is never echoed
+        answer["identity"] = {"email": email_answer}
+    response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
     return response
 
