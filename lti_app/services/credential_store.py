@@ -219,24 +219,38 @@ def _evidence(document: Mapping[str, Any]) -> list[ob3.EvidenceItem]:
     return items
 
 
-def ob2_assertion(issuer: IssuerContext, credential: Credential) -> dict[str, Any]:
-    """The OB 2.0 hosted Assertion of a credential; the recipient is the OB 3.0 credential's
-    (same DID, or the same salted email hash: nothing is re-hashed)."""
-    document = credential.document
+def ob2_email_recipient(document: dict[str, Any]) -> dict[str, Any] | None:
+    """The credential's hashed email IdentityObject, or None: the one recipient an OB 2.0
+    hosted Assertion can carry that 1EdTech's OB 2.0 validator accepts. A credential that
+    names its learner only by a DID (a wallet-bound learner or a wallet copy) or a
+    pseudonymous urn:uuid has none: OB 2.0 recipients are an email, a URL or a telephone
+    number, and neither a DID nor a URN is one."""
     subject = document.get("credentialSubject") or {}
-    hashed_email = next(
-        (
-            entry
-            for entry in subject.get("identifier") or []
-            if entry.get("identityType") == "emailAddress"
-        ),
-        None,
-    )
-    subject_id = subject.get("id") or issuer.credential_url(credential.id)
+    if not isinstance(subject, dict):
+        return None
+    for entry in subject.get("identifier") or []:
+        if (
+            isinstance(entry, dict)
+            and entry.get("identityType") == "emailAddress"
+            and isinstance(entry.get("identityHash"), str)
+        ):
+            return entry
+    return None
+
+
+def ob2_assertion(issuer: IssuerContext, credential: Credential) -> dict[str, Any] | None:
+    """The OB 2.0 hosted Assertion of a credential, its recipient the OB 3.0 credential's
+    salted email hash (nothing is re-hashed); None when the credential has no email identity
+    (see :func:`ob2_email_recipient`): no OB 2.0 assertion rather than one no validator
+    accepts."""
+    document = credential.document
+    hashed_email = ob2_email_recipient(document)
+    if hashed_email is None:
+        return None
     assertion = ob2.assertion(
         assertion_url=issuer.ob2_assertion_url(credential.id),
         badge_class_url=issuer.ob2_badge_url(credential.level_id),
-        subject=ob3.Subject(id=subject_id),
+        subject=ob3.Subject(id=issuer.credential_url(credential.id)),
         issued_on=credential.issued_at,
         expires=credential.valid_until,
         evidence=_evidence(document),
@@ -244,7 +258,7 @@ def ob2_assertion(issuer: IssuerContext, credential: Credential) -> dict[str, An
         revoked=credential.revoked_at is not None,
         revocation_reason=credential.revocation_reason,
     )
-    if hashed_email is not None and "recipient" in assertion:
+    if "recipient" in assertion:
         assertion["recipient"] = {
             "type": "email",
             "hashed": True,

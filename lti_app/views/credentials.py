@@ -11,7 +11,7 @@ import hashlib
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import segno
@@ -54,7 +54,7 @@ def json_response(
     if max_age is not None:
         response.headers["Cache-Control"] = f"public, max-age={max_age}"
     response.set_etag(hashlib.sha256(body).hexdigest())
-    return response.make_conditional(request)
+    return cast("Response", response.make_conditional(request))  # it returns self
 
 
 def _file(download: credential_store.Download) -> Response:
@@ -143,7 +143,10 @@ def credential_page(credential_id: uuid.UUID) -> Response | str:
         if state == "valid" and result.valid
         else None,
         qr=qr_svg(url),
-        ob2_url=issuer.ob2_assertion_url(credential.id),
+        # No OB 2.0 assertion for a credential without an email identity (a wallet's DID).
+        ob2_url=issuer.ob2_assertion_url(credential.id)
+        if credential_store.ob2_email_recipient(document) is not None
+        else None,
     )
 
 
@@ -165,7 +168,7 @@ def credential_badge(credential_id: uuid.UUID, fmt: str) -> Response:
             "default-src 'none'; style-src 'unsafe-inline'"
         )
     response.set_etag(hashlib.sha256(body).hexdigest())
-    return response.make_conditional(request)
+    return cast("Response", response.make_conditional(request))  # it returns self
 
 
 @bp.get("/credentials/<uuid:credential_id>.<fmt>")
@@ -235,7 +238,7 @@ def badge_image(level_id: uuid.UUID, fmt: str) -> Response:
             "default-src 'none'; style-src 'unsafe-inline'"
         )
     response.set_etag(hashlib.sha256(body).hexdigest())
-    return response.make_conditional(request)
+    return cast("Response", response.make_conditional(request))  # it returns self
 
 
 # --------------------------------------------------------------------------- issuer
@@ -276,6 +279,13 @@ def ob2_badge_class(level_id: uuid.UUID) -> Response:
 def ob2_assertion(credential_id: uuid.UUID) -> Response:
     credential = _credential(credential_id)
     data = credential_store.ob2_assertion(_issuer(), credential)
+    if data is None:
+        raise NotFound(
+            "this credential has no Open Badges 2.0 assertion: it names its holder by a "
+            "wallet's DID (or a pseudonym), and an OB 2.0 recipient can only be an email "
+            "address, a URL or a telephone number. Its Open Badges 3.0 form is at "
+            f"{_issuer().credential_url(credential.id)}"
+        )
     # OB 2.0 hosted verification: a revoked assertion answers 410 Gone with revoked: true.
     status = 410 if credential.revoked_at is not None else 200
     return json_response(data, media_type="application/json", status=status, max_age=60)
