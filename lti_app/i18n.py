@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from flask_babel import Babel, get_locale, get_translations
 from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
 
 LANGUAGES = ("en", "es")
 NAMES = {"en": "English", "es": "Español"}  # each in its own language, as menus show them
@@ -52,7 +53,7 @@ def _select_locale() -> str:
     )
 
 
-def remember(response: Response, code: str) -> None:
+def remember(response: BaseResponse, code: str) -> None:
     """Keep a chosen language for the pages outside a launch (no personal data in it)."""
     response.set_cookie(
         COOKIE,

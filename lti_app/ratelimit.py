@@ -15,7 +15,10 @@ One limiter per app (no module-level state): tests and tools build many apps in 
 
 from __future__ import annotations
 
+from typing import cast
+
 from flask import Flask
+from flask.typing import RouteCallable
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
@@ -57,6 +60,8 @@ def init_app(app: Flask) -> Limiter:
         view = app.view_functions.get(endpoint)
         if view is not None:
             # The limit is checked by the wrapper, so the wrapper must be what the route calls.
-            app.view_functions[endpoint] = limiter.limit(app.config[key], methods=[method])(view)
+            # flask-limiter types its wrapper as maybe async: for a sync view it is sync.
+            wrapped = limiter.limit(app.config[key], methods=[method])(view)
+            app.view_functions[endpoint] = cast("RouteCallable", wrapped)
     app.extensions["skillsign.limiter"] = limiter
     return limiter

@@ -77,7 +77,7 @@ def frameworks_import(path: Path, as_json: bool) -> None:
 def frameworks_list(as_json: bool) -> None:
     """List imported framework versions."""
     with database().transaction() as session:
-        rows = [
+        rows: list[dict[str, Any]] = [  # summary()'s values, read by key below
             framework_service.summary(v)
             for v in framework_service.list_versions(session, scope=framework_service.EVERY)
         ]

@@ -192,7 +192,7 @@ def platforms_update(
 
     Dynamic registration never changes a registered platform: this is the way to.
     """
-    changes = {
+    changes: dict[str, str | None] = {
         field: value
         for field, value in (
             ("jwks_url", jwks_url),

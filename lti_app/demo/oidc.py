@@ -122,6 +122,7 @@ def _create_link(db: Any, item: dict[str, Any], course_id: str) -> DemoLink:
     if not isinstance(url, str) or not url.startswith(settings.tool_base_url + "/"):
         raise DemoError(f"content item url {url!r} does not point at the tool")
     custom = item.get("custom") if isinstance(item.get("custom"), dict) else {}
+    assert isinstance(custom, dict)  # the line above makes it one
     link = DemoLink(
         id=f"demo-link-{uuid.uuid4().hex[:12]}",
         course_id=course_id,

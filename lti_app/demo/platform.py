@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -212,7 +213,9 @@ class DemoPlatform:
     def sign(self, claims: Mapping[str, Any]) -> str:
         self.ensure_ready()
         record = self.keys.active(KeyKind.RSA)
-        key = RSAKey.import_key(self.keys.private_key(record.kid))
+        private = self.keys.private_key(record.kid)
+        assert isinstance(private, rsa.RSAPrivateKey)  # the active RSA key
+        key = RSAKey.import_key(private)
         now = int(time.time())
         body = {"iat": now, "exp": now + TOKEN_LIFETIME, **claims}
         return jwt.encode({"alg": "RS256", "typ": "JWT", "kid": record.kid}, body, key)

@@ -319,6 +319,7 @@ def scores(course_id: str, lineitem_id: int) -> Response:
             numbers = (given, maximum)
             if any(isinstance(n, bool) or not isinstance(n, int | float) for n in numbers):
                 raise DemoError("scoreGiven needs a numeric scoreMaximum", status=422)
+            assert maximum is not None  # a number: checked just above
             if given < 0 or maximum <= 0:
                 raise DemoError("scoreGiven must be >= 0 and scoreMaximum > 0", status=422)
         moment = _timestamp(body["timestamp"])

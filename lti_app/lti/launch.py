@@ -471,7 +471,7 @@ def restore(
             status=410,
         )
     launch.set_launch_id(launch_id).set_auto_validation(enable=False)
-    launch.set_jwt({"body": body})  # type: ignore[typeddict-item]
+    launch.set_jwt({"body": body})
     launch.set_restored()
     launch._validated = True
     launch.validate_registration()

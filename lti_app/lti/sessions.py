@@ -24,11 +24,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Request, Response, current_app, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from sqlalchemy import and_, delete, insert, select, update
+from sqlalchemy import Table, and_, delete, insert, select, update
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import CallbackDict
 
@@ -87,7 +87,7 @@ class LaunchState:
     ui_locale: str | None = None  # the user's chosen language, read with the session
 
 
-_INSERT = insert(LaunchSession.__table__)
+_INSERT = insert(cast("Table", LaunchSession.__table__))  # a mapped class's table: a Table
 
 
 def create(
@@ -158,13 +158,13 @@ def activate(session: Session, token: str) -> bool:
     return updated is not None
 
 
-class LaunchSessionData(CallbackDict, SessionMixin):  # type: ignore[type-arg]
+class LaunchSessionData(CallbackDict, SessionMixin):
     """``flask.session`` on a launch page: the launch session's ``data``."""
 
     def __init__(
         self, data: dict[str, Any], state: LaunchState | None, problem: str | None
     ) -> None:
-        def on_update(_self: CallbackDict) -> None:  # type: ignore[type-arg]
+        def on_update(_self: CallbackDict) -> None:
             self.modified = True
 
         super().__init__(data, on_update)
@@ -273,7 +273,7 @@ class SkillsignSessionInterface(SecureCookieSessionInterface):
             return obj.state is None
         return super().is_null_session(obj)
 
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:  # type: ignore[override]
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, LaunchSessionData):
             super().save_session(app, session, response)
             return

@@ -18,10 +18,10 @@ from __future__ import annotations
 import hashlib
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import CursorResult, Engine, bindparam, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -111,7 +111,7 @@ def save_state(session: Session, state: str, record: dict[str, Any]) -> int | No
             set_={"value": base.excluded.value, "expires_at": base.excluded.expires_at},
         ).returning(registry_cache.STAMP)
     values = {"key": state_key(state), "value": record, "expires_at": utcnow() + STATE_TTL}
-    engine = session.get_bind()
+    engine = cast("Engine", session.get_bind())  # sessionmaker(engine): never a Connection
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         return conn.execute(stmt, values).scalar()
 
@@ -198,7 +198,8 @@ def purge_expired(session: Session, now: datetime | None = None) -> int:
     moment = now or utcnow()
     removed = 0
     for model in (LaunchData, Nonce, LaunchSession):
-        removed += session.execute(delete(model).where(model.expires_at < moment)).rowcount or 0
+        deleted = session.execute(delete(model).where(model.expires_at < moment))
+        removed += cast("CursorResult[Any]", deleted).rowcount or 0  # a DELETE: it has rowcount
     return removed
 
 

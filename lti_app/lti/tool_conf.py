@@ -8,6 +8,7 @@ signed, not on every launch).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pylti1p3.deployment import Deployment as PyltiDeployment
@@ -45,7 +46,7 @@ class ToolRegistration(Registration):
         # The store's kid is the RFC 7638 thumbprint, the same value pylti1p3 would compute.
         return self._keys.active_kid()
 
-    def get_jwks(self) -> list[dict[str, Any]]:
+    def get_jwks(self) -> list[Mapping[str, Any]]:  # as Registration declares it
         return list(self._keys.jwks()["keys"])
 
 

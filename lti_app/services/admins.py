@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import CursorResult, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from lti_app.db.models import Admin, LaunchSession, User
@@ -109,11 +110,14 @@ def remove(session: Session, admin_id: int) -> int:
     users = _matching_users(session, admin)
     ended = 0
     if users:
-        result = session.execute(
-            delete(LaunchSession).where(
-                LaunchSession.user_id.in_(users),
-                or_(LaunchSession.is_tool_admin.is_(True), LaunchSession.is_admin.is_(True)),
-            )
+        result = cast(
+            "CursorResult[Any]",  # a DELETE's result: it has rowcount
+            session.execute(
+                delete(LaunchSession).where(
+                    LaunchSession.user_id.in_(users),
+                    or_(LaunchSession.is_tool_admin.is_(True), LaunchSession.is_admin.is_(True)),
+                )
+            ),
         )
         ended = result.rowcount or 0
     details = {"issuer": admin.issuer, "sub": admin.sub, "email": admin.email, "ended": ended}

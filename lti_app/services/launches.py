@@ -301,7 +301,7 @@ def resolve_choice(
     row, problem = framework_service.find_reference(session, framework, version, scope=platform_id)
     if row is None:
         assert problem is not None
-        raise LinkChoiceError(problem[0], **problem[1])
+        raise LinkChoiceError(problem[0], **problem[1])  # type: ignore[arg-type]  # no status key
     if isinstance(levels, str):
         keys = [k.strip() for k in levels.split(",") if k.strip()]
     else:

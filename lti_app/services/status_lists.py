@@ -19,7 +19,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.orm import Session
 
 from credentials import data_integrity
@@ -53,7 +53,7 @@ def allocate_many(
         newest = (
             select(func.max(StatusList.id)).where(StatusList.purpose == purpose).scalar_subquery()
         )
-        taken = session.execute(
+        taken: Row[int, int] | Row[int, int, int] | None = session.execute(
             update(StatusList)
             .where(StatusList.id == newest, StatusList.next_index + need <= StatusList.size)
             .values(next_index=StatusList.next_index + need)

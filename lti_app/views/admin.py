@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from flask import Response, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from werkzeug.wrappers import Response
 
 from frameworks import FrameworkError, detect_format, load
 from keys import KeyKind, KeyStore, KeyStoreError

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -29,6 +29,7 @@ from flask import (
     url_for,
 )
 from flask_babel import format_date, format_datetime, gettext, ngettext
+from werkzeug.wrappers import Response as BaseResponse
 
 from keys import KeyStore
 from lti_app import ids, request_db
@@ -55,7 +56,7 @@ def _grid_args(source: Iterable[tuple[str, str]]) -> dict[str, str]:
 
 
 def _grid_url(args: dict[str, str] | None = None) -> str:
-    return url_for(".grid", **(args or {}))
+    return url_for(".grid", **(args or {}))  # type: ignore[arg-type]  # GRID_ARGS, none is _external
 
 
 def _back() -> str:
@@ -148,7 +149,7 @@ def _refresh_roster(*, force: bool) -> None:
 
 @bp.post("/grid/roster")
 @require_instructor
-def refresh_roster() -> Response:
+def refresh_roster() -> BaseResponse:
     _refresh_roster(force=True)
     return redirect(_back(), 303)
 
@@ -250,7 +251,7 @@ def _selection(scope: checklists.Scope) -> tuple[str, dict[int, list[uuid.UUID]]
 
 @bp.post("/grid/confirm")
 @require_instructor
-def confirm() -> Response | str:
+def confirm() -> BaseResponse | str:
     scope = pages.scope()
     try:
         action, plan = _selection(scope)
@@ -348,6 +349,7 @@ def _sign(scope: checklists.Scope, plan: dict[int, list[uuid.UUID]], note: str |
     db = request_db.session()
     # Learners with the same statements are signed in one call (a whole column or level).
     groups: dict[tuple[uuid.UUID, ...], list[int]] = defaultdict(list)
+    statements: Sequence[uuid.UUID]  # a plan's list here, a group's tuple below
     for learner_id, statements in plan.items():
         groups[tuple(statements)].append(learner_id)
     signed = issued = 0
@@ -418,7 +420,7 @@ def _report(
 
 @bp.post("/grid/sign")
 @require_instructor
-def sign() -> Response:
+def sign() -> BaseResponse:
     scope = pages.scope()
     try:
         action, asked = _selection(scope)
@@ -461,7 +463,7 @@ def learner(learner_id: int) -> tuple[str, int]:
 
 @bp.post("/learners/<dbid:learner_id>/sign")
 @require_instructor
-def learner_sign(learner_id: int) -> Response | tuple[str, int]:
+def learner_sign(learner_id: int) -> BaseResponse | tuple[str, int]:
     pages.course_learner(learner_id)
     scope = pages.scope()
     statements = pages.form_uuids("statement")
@@ -497,7 +499,7 @@ def learner_sign(learner_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/learners/<dbid:learner_id>/undo")
 @require_instructor
-def learner_undo(learner_id: int) -> Response | tuple[str, int]:
+def learner_undo(learner_id: int) -> BaseResponse | tuple[str, int]:
     pages.course_learner(learner_id)
     scope = pages.scope()
     statement_id = pages.form_uuid("statement")
@@ -549,7 +551,7 @@ def learner_undo(learner_id: int) -> Response | tuple[str, int]:
 
 @bp.post("/learners/<dbid:learner_id>/reissue")
 @require_instructor
-def reissue(learner_id: int) -> Response | tuple[str, int]:
+def reissue(learner_id: int) -> BaseResponse | tuple[str, int]:
     """Issue a revoked credential's level again, once the cause is fixed: the service checks,
     from the stored sign-offs, that the level is complete and nothing stands for it."""
     pages.course_learner(learner_id)
@@ -663,12 +665,12 @@ def _chosen_requests(scope: checklists.Scope, filters: dict[str, str]) -> list[A
 
 @bp.post("/requests/decide")
 @require_instructor
-def decide_requests() -> Response | str:
+def decide_requests() -> BaseResponse | str:
     """Approve or decline many requests with one comment: the form names them (or "all
     shown"), a confirmation page says what will happen, and its button does it."""
     scope = pages.scope()
     filters = _queue_filters(request.form)
-    queue = url_for(".requests_queue", **filters)
+    queue = url_for(".requests_queue", **filters)  # type: ignore[arg-type]  # QUEUE_FILTERS, none is _external
     decision = request.form.get("decision")
     comment = (request.form.get("comment") or "").strip()
     try:
@@ -706,7 +708,7 @@ def decide_requests() -> Response | str:
 
 def _decide_many(
     scope: checklists.Scope, items: list[Any], decision: str, comment: str, queue: str
-) -> Response:
+) -> BaseResponse:
     actor = current_actor()
     db = request_db.session()
     done = issued = 0
@@ -765,7 +767,7 @@ def _decide_many(
     return redirect(queue, 303)
 
 
-def _after_decision(request_id: int) -> Response:
+def _after_decision(request_id: int) -> BaseResponse:
     """Back where the decision was taken: the queue, or the learner's page."""
     if request.form.get("next") == "learner":
         found = request_db.session().get(SignoffRequest, request_id)
@@ -781,7 +783,7 @@ def _after_decision(request_id: int) -> Response:
 
 @bp.post("/requests/<dbid:request_id>/approve")
 @require_instructor
-def approve(request_id: int) -> Response | str:
+def approve(request_id: int) -> BaseResponse | str:
     scope = pages.scope()
     actor = current_actor()
     db = request_db.session()
@@ -826,7 +828,7 @@ def approve(request_id: int) -> Response | str:
 
 @bp.post("/requests/<dbid:request_id>/decline")
 @require_instructor
-def decline(request_id: int) -> Response:
+def decline(request_id: int) -> BaseResponse:
     scope = pages.scope()
     actor = current_actor()
     db = request_db.session()

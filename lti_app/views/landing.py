@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Response, current_app, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext
+from werkzeug.wrappers import Response
 
 from lti_app import request_db
 from lti_app.auth import current_actor, launch_blueprint, require_instructor

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Response, g, redirect, request, url_for
+from flask import g, redirect, request, url_for
 from flask_babel import gettext
+from werkzeug.wrappers import Response
 
 from lti_app import i18n, request_db
 from lti_app.auth import current_actor, launch_blueprint, require_launch

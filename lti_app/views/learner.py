@@ -9,6 +9,7 @@ import uuid
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from werkzeug.wrappers import Response as BaseResponse
 
 from lti_app import request_db
 from lti_app.auth import current_actor, launch_blueprint
@@ -52,7 +53,7 @@ def _request_page(
 
 
 @bp.route("/checklist/<uuid:statement_id>/request", methods=["GET", "POST"])
-def request_signoff(statement_id: uuid.UUID) -> Response | tuple[str, int]:
+def request_signoff(statement_id: uuid.UUID) -> BaseResponse | tuple[str, int]:
     learner_id = _learner()
     scope = pages.scope()
     column = scope.by_id.get(statement_id)
@@ -87,7 +88,7 @@ def request_signoff(statement_id: uuid.UUID) -> Response | tuple[str, int]:
 
 
 @bp.post("/checklist/requests/<dbid:request_id>/withdraw")
-def withdraw(request_id: int) -> Response:
+def withdraw(request_id: int) -> BaseResponse:
     learner_id = _learner()
     try:
         signoff_requests.withdraw(

@@ -286,7 +286,8 @@ def verify_api() -> Response:
         upload = request.files.get("file")
         if upload is None:
             raise VerifyRequestError("a multipart request needs a 'file' part")
-        data: bytes | str | dict[str, Any] | None = upload.stream.read(MAX_UPLOAD_BYTES + 1)
+        data: bytes | str | dict[str, Any] | None  # declared apart: bytes here, for len()
+        data = upload.stream.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
             raise TooLarge(f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
         url = None
