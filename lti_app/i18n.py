@@ -10,10 +10,13 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, g, request
 from flask_babel import Babel, get_locale, get_translations
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as BaseResponse
 
 LANGUAGES = ("en", "es")
@@ -28,6 +31,24 @@ def language(value: str | None) -> str | None:
         return None
     base = value.replace("_", "-").split("-")[0].lower()
     return base if base in LANGUAGES else None
+
+
+def _query() -> MultiDict[str, str]:
+    """The query's parameters, or none when it cannot be read (e.g. not UTF-8): the error
+    page that answers such a request still needs a language and a menu."""
+    try:
+        return request.args
+    except (BadRequest, UnicodeDecodeError):
+        return MultiDict()
+
+
+def menu_links() -> list[tuple[str, str, str]]:
+    """(code, name, address) of this page in each language, for pages outside a launch."""
+    kept = [(k, v) for k, v in _query().items(multi=True) if k != "lang"]
+    return [
+        (code, name, f"{request.path}?{urlencode([*kept, ('lang', code)])}")
+        for code, name in NAMES.items()
+    ]
 
 
 def _chosen_by_user() -> str | None:
@@ -46,7 +67,7 @@ def _select_locale() -> str:
     return (
         _chosen_by_user()
         or language(getattr(g, "launch_locale", None))
-        or language(request.args.get("lang"))
+        or language(_query().get("lang"))
         or language(request.cookies.get(COOKIE))
         or request.accept_languages.best_match(LANGUAGES)
         or "en"
@@ -96,11 +117,15 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _locale() -> dict[str, Any]:
-        return {"current_locale": str(get_locale() or "en"), "languages": NAMES}
+        return {
+            "current_locale": str(get_locale() or "en"),
+            "languages": NAMES,
+            "language_links": menu_links,
+        }
 
     @app.after_request
     def _remember_lang(response: Response) -> Response:
-        chosen = language(request.args.get("lang"))
+        chosen = language(_query().get("lang"))
         if chosen and request.cookies.get(COOKIE) != chosen:
             remember(response, chosen)
         return response

@@ -31,6 +31,11 @@ CSRF_EXEMPT = {
     "lti.launch": "a platform-signed id_token bound to a state and a browser",
     "lti.confirm": "a one-time ticket only the launch page holds",
     "verify.verify_api": "a JSON API that reads nothing from cookies and writes nothing",
+    # OpenID4VCI: wallets call these without cookies; each is bound to a secret the wallet
+    # holds (a one-time pre-authorized code, a bearer token), never to a browser session.
+    "oid4vci.token": "a one-time pre-authorized code (and transaction code) in the body",
+    "oid4vci.nonce": "hands out a single-use nonce; reads no session and grants nothing",
+    "oid4vci.credential": "a bearer access token and a proof of possession of the wallet key",
 }
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 # Whose session makes each launch POST: a caller allowed to make it.
@@ -39,6 +44,8 @@ POSTER = {
     "instructor": "instructor",
     "launch": "instructor",
     "admin": "tool_admin",
+    "wallet": "learner",
+    "language": "learner",
 }
 
 

@@ -174,7 +174,8 @@ def test_no_secret_reaches_the_logs(app, db, client, capture, seed_path):
             f"/s/{teacher.token}/learners/{learner_id}/sign",
             data=MultiDict(
                 [("statement", str(s)) for s in statements]
-                + [("csrf_token", csrf), ("note", "seen on the ward")]
+                # Completing the level issues a credential, which is confirmed first.
+                + [("csrf_token", csrf), ("note", "seen on the ward"), ("confirmed", "1")]
             ),
         )
         assert answer.status_code == 303, answer.get_data(as_text=True)[:300]
