@@ -114,9 +114,7 @@ def _payload(
     }
 
 
-def score_payload(
-    session: Session, learner: User, link: ResourceLink, *, timestamp: datetime | None = None
-) -> dict[str, Any] | None:
+def score_payload(session: Session, learner: User, link: ResourceLink) -> dict[str, Any] | None:
     """Everything the worker needs to deliver this score, or None if it cannot go."""
     if passback_blocker(session, learner.id, link) is not None:
         return None
@@ -125,7 +123,7 @@ def score_payload(
         return None
     context = session.get(Context, link.context_id)
     assert context is not None  # a foreign key
-    return _payload(context, link, learner, score, timestamp or utcnow())
+    return _payload(context, link, learner, score, utcnow())
 
 
 def enqueue_score(session: Session, learner_id: int, resource_link_id: int) -> OutboxMessage | None:

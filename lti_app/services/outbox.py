@@ -135,7 +135,6 @@ def enqueue(
     payload: dict[str, Any],
     *,
     dedupe_key: str | None = None,
-    now: datetime | None = None,
 ) -> OutboxMessage:
     """Add a message in the caller's transaction.
 
@@ -146,7 +145,7 @@ def enqueue(
     """
     if not kind:
         raise ValueError("outbox message needs a kind")
-    moment = now or utcnow()
+    moment = utcnow()
     if dedupe_key:
         replaced = session.execute(
             update(OutboxMessage)
@@ -182,15 +181,13 @@ def enqueue_many(
     session: Session,
     kind: str,
     messages: Iterable[tuple[dict[str, Any], str]],
-    *,
-    now: datetime | None = None,
 ) -> int:
     """:func:`enqueue` for many ``(payload, dedupe_key)`` messages at a fixed number of
     statements: the replaceable rows are taken in one UPDATE, given their new payloads in one
     executemany, and the rest inserted in one more. Returns how many messages."""
     if not kind:
         raise ValueError("outbox message needs a kind")
-    moment = now or utcnow()
+    moment = utcnow()
     by_key: dict[str, dict[str, Any]] = {}
     for payload, key in messages:
         by_key[key] = payload  # a key named twice keeps its last payload, as enqueue would
@@ -326,13 +323,11 @@ def _held(message: Claimed) -> Any:
     )
 
 
-def mark_sent(
-    db: Database, message: Claimed, result: Delivered | None = None, *, now: datetime | None = None
-) -> bool:
+def mark_sent(db: Database, message: Claimed, result: Delivered | None = None) -> bool:
     """Record a delivery; False when the lease was lost (another worker owns the row)."""
     values: dict[str, Any] = {
         "status": SENT,
-        "sent_at": now or utcnow(),
+        "sent_at": utcnow(),
         "locked_until": None,
         "last_error": result.note if result else None,
     }
@@ -356,11 +351,10 @@ def mark_failed(
     permanent: bool,
     retry_after: float | None = None,
     policy: RetryPolicy | None = None,
-    now: datetime | None = None,
 ) -> str | None:
     """Schedule a retry, or bury the row; the new status, or None if the lease was lost."""
     rules = policy or RetryPolicy()
-    moment = now or utcnow()
+    moment = utcnow()
     error = str(scrub(error))[:2000]
     if permanent or message.attempts >= rules.max_attempts:
         status = DEAD
@@ -408,17 +402,15 @@ def counts(session: Session) -> dict[str, int]:
 
 
 def list_messages(
-    session: Session, *, status: str | None = None, kind: str | None = None, limit: int = 50
+    session: Session, *, status: str | None = None, limit: int = 50
 ) -> list[OutboxMessage]:
     query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
     if status:
         query = query.where(OutboxMessage.status == status)
-    if kind:
-        query = query.where(OutboxMessage.kind == kind)
     return list(session.scalars(query))
 
 
-def requeue(session: Session, ids: Iterable[int], *, now: datetime | None = None) -> int:
+def requeue(session: Session, ids: Iterable[int]) -> int:
     """Give dead rows a fresh start (after the cause was fixed); returns how many."""
     wanted = list(ids)
     if not wanted:
@@ -429,7 +421,7 @@ def requeue(session: Session, ids: Iterable[int], *, now: datetime | None = None
         .values(
             status=PENDING,
             attempts=0,
-            next_attempt_at=now or utcnow(),
+            next_attempt_at=utcnow(),
             locked_until=None,
         )
         .execution_options(synchronize_session=False)
