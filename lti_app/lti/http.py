@@ -76,10 +76,10 @@ def client(app: Flask | None = None) -> Fetcher:
     )
 
 
-def verifier(app: Flask | None = None) -> Fetcher:
+def verifier() -> Fetcher:
     """The fetcher for what strangers can make us fetch (policy PUBLIC), read per call so a
     test may exempt its local servers after building the app."""
-    app = app or current_app
+    app = current_app
     exempt = app.config.get("VERIFY_FETCH_ALLOW") or ()
     if exempt and app.config["ENV"] == PRODUCTION:
         raise ConfigError("VERIFY_FETCH_ALLOW is for tests; it is refused in production")

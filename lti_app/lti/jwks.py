@@ -122,5 +122,5 @@ def init_app(app: Flask) -> None:
     app.extensions["skillsign.platform_keys"] = PlatformKeyCache()
 
 
-def platform_keys(app: Flask | None = None) -> PlatformKeyCache:
-    return (app or current_app).extensions["skillsign.platform_keys"]
+def platform_keys() -> PlatformKeyCache:
+    return current_app.extensions["skillsign.platform_keys"]
