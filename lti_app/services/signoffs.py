@@ -190,67 +190,41 @@ def sign(
     evidence: dict[str, Any] | None = None,
     request_id: int | None = None,
     allowed_statements: Collection[uuid.UUID] | None = None,
-    actor_label: str | None = None,
-    signed_at: datetime | None = None,
-    source_key: str | None = None,
-    check_roles: bool = True,
 ) -> SignResult:
     """Sign statements off for learners (one cell, a row, a column or a selection).
 
     Cells already met are left alone and reported, so a bulk action never
     stacks duplicate rows and two instructors working at once lose nothing.
-    ``check_roles=False`` is for trusted back-office paths (the CSV import),
-    which name the signer in ``actor_label``.
     """
     learners = set(learner_ids)
     wanted = list(dict.fromkeys(statement_ids))
     if not learners or not wanted:
         raise SignoffError("choose at least one learner and one statement")
-    if check_roles:
-        if actor_id is None or context_id is None:
-            raise Forbidden("sign-offs need an instructor of a course")
-        instructor_membership(session, actor_id, context_id)
-        course_learner_ids(session, context_id, learners)
+    if actor_id is None or context_id is None:
+        raise Forbidden("sign-offs need an instructor of a course")
+    instructor_membership(session, actor_id, context_id)
+    course_learner_ids(session, context_id, learners)
     lock_learners(session, learners)
-    statements = _statements(session, wanted, allowed_statements)
-    by_id = {st.id: st for st in statements}
+    by_id = {st.id: st for st in _statements(session, wanted, allowed_statements)}
     note = _clean_note(note)
     met = progress.cohort_met(session, learners, by_id)
     result = SignResult()
-    when = signed_at or utcnow()
+    cells: list[tuple[int, uuid.UUID]] = []
     for learner_id in sorted(learners):
         for statement_id in wanted:
             if statement_id in met[learner_id]:
                 result.already_met.append((learner_id, statement_id))
-                continue
-            event = SignoffEvent(
-                learner_id=learner_id,
-                statement_id=statement_id,
-                context_id=context_id,
-                actor_id=actor_id,
-                actor_label=actor_label,
-                action="sign",
-                note=note,
-                evidence=evidence or {},
-                request_id=request_id,
-                signed_at=when,
-                source_key=f"{source_key}:{learner_id}:{statement_id}" if source_key else None,
-            )
-            session.add(event)
-            result.events.append(event)
-    session.flush()
-    for event in result.events:
-        audit.record(
-            session,
-            "signoff.sign",
-            actor_id=actor_id,
-            actor_label=actor_label,
-            context_id=context_id,
-            subject_user_id=event.learner_id,
-            object_type="statement",
-            object_id=event.statement_id,
-            details={"event_id": event.id, "note": note, "request_id": request_id},
-        )
+            else:
+                cells.append((learner_id, statement_id))
+    result.events = _write_sign_events(
+        session,
+        cells,
+        actor_id=actor_id,
+        context_id=context_id,
+        note=note,
+        evidence=evidence,
+        request_id=request_id,
+    )
     if result.events:
         result.credentials = _after_change(
             session,
@@ -259,6 +233,48 @@ def sign(
             actor_id=actor_id,
         )
     return result
+
+
+def _write_sign_events(
+    session: Session,
+    cells: Sequence[tuple[int, uuid.UUID]],
+    *,
+    actor_id: int,
+    context_id: int,
+    note: str | None,
+    evidence: dict[str, Any] | None,
+    request_id: int | None,
+) -> list[SignoffEvent]:
+    """One ``sign`` event and its audit row per (learner, statement) cell."""
+    when = utcnow()
+    events = [
+        SignoffEvent(
+            learner_id=learner_id,
+            statement_id=statement_id,
+            context_id=context_id,
+            actor_id=actor_id,
+            action="sign",
+            note=note,
+            evidence=evidence or {},
+            request_id=request_id,
+            signed_at=when,
+        )
+        for learner_id, statement_id in cells
+    ]
+    session.add_all(events)
+    session.flush()
+    for event in events:
+        audit.record(
+            session,
+            "signoff.sign",
+            actor_id=actor_id,
+            context_id=context_id,
+            subject_user_id=event.learner_id,
+            object_type="statement",
+            object_id=event.statement_id,
+            details={"event_id": event.id, "note": note, "request_id": request_id},
+        )
+    return events
 
 
 def undo(
@@ -333,7 +349,7 @@ class Record:
     actor_label: str | None = None
     note: str | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
-    # Made unique per event as ``<source_key>:<learner>:<statement>``, as sign() does.
+    # Made unique per event as ``<source_key>:<learner>:<statement>``.
     source_key: str | None = None
 
 
@@ -362,6 +378,27 @@ def sign_records(session: Session, records: Sequence[Record]) -> RecordsResult:
     wanted = {sid for record in records for sid in record.statement_ids}
     by_id = {st.id: st for st in _statements(session, wanted, None)}
     met = progress.cohort_met(session, learners, by_id)
+    rows = _record_event_rows(records, met, result.already_met)
+    if not rows:
+        return result
+    _insert_record_events(session, rows)
+    result.signed = len(rows)
+    result.credentials = _after_change(
+        session,
+        touched=[(row["learner_id"], row["statement_id"], row["context_id"]) for row in rows],
+        statements=by_id,
+        actor_id=None,
+    )
+    return result
+
+
+def _record_event_rows(
+    records: Sequence[Record],
+    met: Mapping[int, Collection[uuid.UUID]],
+    already_met: list[tuple[int, uuid.UUID]],
+) -> list[dict[str, Any]]:
+    """The ``signoff_events`` rows of the records' cells not met yet; the cells that were
+    are appended to ``already_met``."""
     rows: list[dict[str, Any]] = []
     written: set[tuple[int, uuid.UUID]] = set()
     for record in records:
@@ -370,7 +407,7 @@ def sign_records(session: Session, records: Sequence[Record]) -> RecordsResult:
             cell = (record.learner_id, statement_id)
             # A later record naming a cell written here finds it met, as a second sign() would.
             if statement_id in met[record.learner_id] or cell in written:
-                result.already_met.append(cell)
+                already_met.append(cell)
                 continue
             written.add(cell)
             rows.append(
@@ -392,14 +429,19 @@ def sign_records(session: Session, records: Sequence[Record]) -> RecordsResult:
                     ),
                 }
             )
-    if not rows:
-        return result
-    # One executemany without RETURNING: SQLite cannot return the ids of a batch in order, so
-    # SQLAlchemy would send one INSERT per row. The ids are read back instead: with the
-    # learners locked, each cell's newest event is the one just written.
+    return rows
+
+
+def _insert_record_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert the events and their audit rows, one statement each.
+
+    One executemany without RETURNING: SQLite cannot return the ids of a batch in order, so
+    SQLAlchemy would send one INSERT per row. The ids are read back instead: with the
+    learners locked, each cell's newest event is the one just written.
+    """
     session.execute(insert(SignoffEvent), rows)
     newest = progress.latest_events(
-        session, {learner for learner, _ in written}, {statement for _, statement in written}
+        session, {row["learner_id"] for row in rows}, {row["statement_id"] for row in rows}
     )
     event_ids = [newest[(row["learner_id"], row["statement_id"])].event_id for row in rows]
     audit.record_many(
@@ -417,11 +459,3 @@ def sign_records(session: Session, records: Sequence[Record]) -> RecordsResult:
             for row, event_id in zip(rows, event_ids, strict=True)
         ],
     )
-    result.signed = len(rows)
-    result.credentials = _after_change(
-        session,
-        touched=[(row["learner_id"], row["statement_id"], row["context_id"]) for row in rows],
-        statements=by_id,
-        actor_id=None,
-    )
-    return result
