@@ -542,48 +542,18 @@ def grid(
     everyone = roster(session, scope.context_id)
     counts_by_learner = _met_counts(session, [p.id for p in everyone], ids)
     counts = Counter(status_of(counts_by_learner.get(p.id, 0), total) for p in everyone)
-    needle = search.strip().casefold()
-    chosen = [
-        p
-        for p in everyone
-        if (status not in STATUSES or status_of(counts_by_learner.get(p.id, 0), total) == status)
-        and (not needle or p.matches(needle))
-    ]
+    chosen = _filter_learners(everyone, counts_by_learner, total, status=status, search=search)
     pages = max(1, -(-len(chosen) // per_page))
     page = min(max(1, page), pages)
     shown = chosen[(page - 1) * per_page : page * per_page]
     shown_ids = [p.id for p in shown]
 
     signed = signed_cells(session, shown_ids, ids)
-    requested: dict[tuple[int, uuid.UUID], int] = {}
-    pending_total = 0
-    if ids:
-        for request_id, learner_id, statement_id in session.execute(
-            select(SignoffRequest.id, SignoffRequest.learner_id, SignoffRequest.statement_id).where(
-                SignoffRequest.context_id == scope.context_id,
-                SignoffRequest.statement_id.in_(scope.statement_ids),
-                SignoffRequest.status == "pending",
-            )
-        ):
-            pending_total += 1
-            requested[(learner_id, statement_id)] = request_id
+    requested, pending_total = _pending_requests(session, scope) if ids else ({}, 0)
     creds = credentials_of(session, shown_ids, [lv.id for lv in levels])
-    rows = []
-    for person in shown:
-        cells = tuple(
-            Cell(c, signed.get((person.id, c.id)), requested.get((person.id, c.id)))
-            for c in columns
-        )
-        rows.append(
-            Row(
-                learner=person,
-                cells=cells,
-                met=sum(1 for cell in cells if cell.signed is not None),
-                total=total,
-                credential_levels=frozenset(c.level_id for c in creds.get(person.id, ()) if c.live),
-                revoked=_still_revoked(creds.get(person.id, ())),
-            )
-        )
+    rows = [
+        _grid_row(person, columns, signed, requested, creds.get(person.id, ())) for person in shown
+    ]
     return Grid(
         scope=scope,
         levels=tuple(levels),
@@ -598,6 +568,63 @@ def grid(
         search=search.strip(),
         level_key=level.key if level is not None else None,
         pending_requests=pending_total,
+    )
+
+
+def _filter_learners(
+    everyone: Sequence[Person],
+    counts_by_learner: Mapping[int, int],
+    total: int,
+    *,
+    status: str,
+    search: str,
+) -> list[Person]:
+    """The learners with this status (any, if it is not one of STATUSES) matching the search."""
+    needle = search.strip().casefold()
+    return [
+        p
+        for p in everyone
+        if (status not in STATUSES or status_of(counts_by_learner.get(p.id, 0), total) == status)
+        and (not needle or p.matches(needle))
+    ]
+
+
+def _pending_requests(
+    session: Session, scope: Scope
+) -> tuple[dict[tuple[int, uuid.UUID], int], int]:
+    """A pending request's id for each (learner, statement) of the link's statements, and how
+    many requests are pending (nothing keeps a cell to one, so the two can differ)."""
+    requested: dict[tuple[int, uuid.UUID], int] = {}
+    pending_total = 0
+    for request_id, learner_id, statement_id in session.execute(
+        select(SignoffRequest.id, SignoffRequest.learner_id, SignoffRequest.statement_id).where(
+            SignoffRequest.context_id == scope.context_id,
+            SignoffRequest.statement_id.in_(scope.statement_ids),
+            SignoffRequest.status == "pending",
+        )
+    ):
+        pending_total += 1
+        requested[(learner_id, statement_id)] = request_id
+    return requested, pending_total
+
+
+def _grid_row(
+    person: Person,
+    columns: Sequence[Column],
+    signed: Mapping[tuple[int, uuid.UUID], Signed],
+    requested: Mapping[tuple[int, uuid.UUID], int],
+    credentials: Collection[CredentialView],
+) -> Row:
+    cells = tuple(
+        Cell(c, signed.get((person.id, c.id)), requested.get((person.id, c.id))) for c in columns
+    )
+    return Row(
+        learner=person,
+        cells=cells,
+        met=sum(1 for cell in cells if cell.signed is not None),
+        total=len(columns),
+        credential_levels=frozenset(c.level_id for c in credentials if c.live),
+        revoked=_still_revoked(credentials),
     )
 
 
@@ -701,6 +728,9 @@ def progress_csv(
 
 
 # -- audit trail -----------------------------------------------------------------------------
+_AUDIT_TRAIL_LIMIT = 1000
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     id: int
@@ -711,9 +741,7 @@ class AuditEntry:
     details: Mapping[str, Any]
 
 
-def audit_trail(
-    session: Session, scope: Scope, learner_id: int, limit: int = 1000
-) -> list[AuditEntry]:
+def audit_trail(session: Session, scope: Scope, learner_id: int) -> list[AuditEntry]:
     """Who did what to this learner's records in this course, newest first: sign-offs,
     undos, requests and decisions, credentials issued and revoked."""
     actor = aliased(User)
@@ -732,7 +760,7 @@ def audit_trail(
             ),
         )
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(limit)
+        .limit(_AUDIT_TRAIL_LIMIT)
     )
     entries = []
     for event, aid, name, given, family, email in rows:
