@@ -163,9 +163,29 @@ def apply_roster(
     roster = {m.sub: m for m in members}
     platform = session.get(Platform, context.platform_id)
     assert platform is not None  # a foreign key
-    issuer = platform.issuer
-    subs = sorted(roster)
+    users = _upsert_users(session, platform.issuer, roster, moment)
+    existing = {
+        m.user_id: m
+        for m in session.scalars(select(Membership).where(Membership.context_id == context.id))
+    }
+    added = _insert_memberships(
+        session,
+        context.id,
+        {sub: member for sub, member in roster.items() if users[sub].id not in existing},
+        users,
+        moment,
+    )
+    deactivated = _update_memberships(existing, roster, users)
+    context.roster_synced_at = moment
+    session.flush()
+    return SyncResult(fetched=True, members=len(roster), added=added, deactivated=deactivated)
 
+
+def _upsert_users(
+    session: Session, issuer: str, roster: Mapping[str, RosterMember], moment: datetime
+) -> dict[str, User]:
+    """The roster's users by sub, those not seen before added, names refreshed."""
+    subs = sorted(roster)
     users = _users_by_sub(session, issuer, subs)
     _insert_ignoring_conflicts(
         session,
@@ -180,14 +200,20 @@ def apply_roster(
             value = getattr(member, field)
             if value is not None and getattr(user, field) != value:
                 setattr(user, field, value)
+    return users
 
-    existing = {
-        m.user_id: m
-        for m in session.scalars(select(Membership).where(Membership.context_id == context.id))
-    }
+
+def _insert_memberships(
+    session: Session,
+    context_id: int,
+    newcomers: Mapping[str, RosterMember],
+    users: Mapping[str, User],
+    moment: datetime,
+) -> int:
+    """Add the memberships of roster members the course has none for; returns how many."""
     new_rows = [
         {
-            "context_id": context.id,
+            "context_id": context_id,
             "user_id": users[sub].id,
             "roles": list(member.roles),
             "is_instructor": member.is_instructor,
@@ -197,11 +223,19 @@ def apply_roster(
             "launched": False,
             "updated_at": moment,
         }
-        for sub, member in roster.items()
-        if users[sub].id not in existing
+        for sub, member in newcomers.items()
     ]
     _insert_ignoring_conflicts(session, Membership, new_rows)
+    return len(new_rows)
 
+
+def _update_memberships(
+    existing: Mapping[int, Membership],
+    roster: Mapping[str, RosterMember],
+    users: Mapping[str, User],
+) -> int:
+    """Bring the course's memberships in line with the roster; returns how many were
+    deactivated."""
     sub_of = {user.id: sub for sub, user in users.items()}
     deactivated = 0
     for user_id, membership in existing.items():
@@ -216,11 +250,7 @@ def apply_roster(
             # An empty roster is a platform hiccup, not a course everyone left.
             membership.active = False
             deactivated += 1
-    context.roster_synced_at = moment
-    session.flush()
-    return SyncResult(
-        fetched=True, members=len(roster), added=len(new_rows), deactivated=deactivated
-    )
+    return deactivated
 
 
 def sync_roster(

@@ -218,24 +218,12 @@ def create(
     _learner_membership(session, learner_id, context_id)
     if statement_id not in set(allowed_statements):
         raise RequestError(N_("This statement is not part of your checklist."), status=404)
-    text = _clean_text(text, TEXT_LIMIT, "text")
-    if not text:
-        raise RequestError(
-            N_("Describe your evidence: what you did, when and where, and who saw it.")
-        )
+    text = _clean_evidence_text(text)
     url = clean_url(url)
     file_type = file_name = None
     if file is not None:
         file_type, file_name = check_file(file)
-    # One decision at a time per learner: a double-clicked "send" makes one request.
-    signoffs.lock_learners(session, [learner_id])
-    if statement_id in progress.met_statement_ids(session, learner_id, [statement_id]):
-        raise RequestError(N_("This statement is already signed off."), status=409)
-    if pending_request(session, learner_id, statement_id) is not None:
-        raise RequestError(
-            N_("You already asked for this statement; wait for the answer or withdraw it."),
-            status=409,
-        )
+    _lock_and_refuse_repeat(session, learner_id, statement_id)
     request = SignoffRequest(
         learner_id=learner_id,
         statement_id=statement_id,
@@ -261,17 +249,43 @@ def create(
         details={
             "request_id": request.id,
             "url": url,
-            "file": None
-            if file is None
-            else {
-                "name": file_name,
-                "type": file_type,
-                "bytes": len(file.data),
-                "sha256": hashlib.sha256(file.data).hexdigest(),
-            },
+            "file": None if file is None else _file_audit(file, file_name, file_type),
         },
     )
     return request
+
+
+def _clean_evidence_text(text: str) -> str:
+    text = _clean_text(text, TEXT_LIMIT, "text")
+    if not text:
+        raise RequestError(
+            N_("Describe your evidence: what you did, when and where, and who saw it.")
+        )
+    return text
+
+
+def _lock_and_refuse_repeat(session: Session, learner_id: int, statement_id: uuid.UUID) -> None:
+    """Refuse a request for a statement already met or already asked for.
+
+    One decision at a time per learner: a double-clicked "send" makes one request.
+    """
+    signoffs.lock_learners(session, [learner_id])
+    if statement_id in progress.met_statement_ids(session, learner_id, [statement_id]):
+        raise RequestError(N_("This statement is already signed off."), status=409)
+    if pending_request(session, learner_id, statement_id) is not None:
+        raise RequestError(
+            N_("You already asked for this statement; wait for the answer or withdraw it."),
+            status=409,
+        )
+
+
+def _file_audit(file: EvidenceFile, name: str | None, file_type: str | None) -> dict[str, object]:
+    return {
+        "name": name,
+        "type": file_type,
+        "bytes": len(file.data),
+        "sha256": hashlib.sha256(file.data).hexdigest(),
+    }
 
 
 def _decided_error(session: Session, request: SignoffRequest) -> RequestError:

@@ -515,8 +515,6 @@ def _sign_copy(
     """A new credential for the original's achievement (the level's, pinned to its framework
     version), bound to ``holder_did``: the original's evidence and end date, the learner's name
     only if they allow it now, and a status bit of its own."""
-    from lti_app.services import awarding  # awarding -> wallet would be a cycle at import
-
     level = session.get(FrameworkLevel, original.level_id)
     if level is None:  # a foreign key: cannot happen
         raise Oid4vciError("credential_request_denied", "the credential's records are gone")
@@ -524,18 +522,17 @@ def _sign_copy(
     status_row, index = status_lists.allocate(session)
     credential_id = uuid.uuid4()
     valid_until = original.valid_until
-    unsigned = ob3.build_credential(
-        credential_id=issuer.credential_url(credential_id),
-        issuer=awarding.issuer_profile(issuer, signer.issuer_did),
-        achievement=awarding.achievement_for(issuer, level.framework_version, level),
-        subject=ob3.Subject(
-            id=holder_did,
-            name=learner.name if learner.show_name_on_credentials and learner.name else None,
-        ),
-        valid_from=moment,
-        valid_until=valid_until,
-        status=StatusEntry(issuer.status_list_url(status_row.id, signer), index),
-        evidence=_evidence(original.document),
+    unsigned = _copy_document(
+        issuer,
+        signer,
+        original,
+        level,
+        learner,
+        credential_id=credential_id,
+        holder_did=holder_did,
+        status_list_id=status_row.id,
+        status_index=index,
+        moment=moment,
     )
     (signed,) = bulk.sign_documents(
         [unsigned], signer.private_key, signer.verification_method, created=moment
@@ -559,6 +556,42 @@ def _sign_copy(
     )
     session.add(copy)
     session.flush()
+    _audit_wallet_copy(session, original, copy)
+    return copy
+
+
+def _copy_document(
+    issuer: IssuerContext,
+    signer: Signer,
+    original: Credential,
+    level: FrameworkLevel,
+    learner: User,
+    *,
+    credential_id: uuid.UUID,
+    holder_did: str,
+    status_list_id: int,
+    status_index: int,
+    moment: datetime,
+) -> dict[str, Any]:
+    """The unsigned credential of a wallet copy."""
+    from lti_app.services import awarding  # awarding -> wallet would be a cycle at import
+
+    return ob3.build_credential(
+        credential_id=issuer.credential_url(credential_id),
+        issuer=awarding.issuer_profile(issuer, signer.issuer_did),
+        achievement=awarding.achievement_for(issuer, level.framework_version, level),
+        subject=ob3.Subject(
+            id=holder_did,
+            name=learner.name if learner.show_name_on_credentials and learner.name else None,
+        ),
+        valid_from=moment,
+        valid_until=original.valid_until,
+        status=StatusEntry(issuer.status_list_url(status_list_id, signer), status_index),
+        evidence=_evidence(original.document),
+    )
+
+
+def _audit_wallet_copy(session: Session, original: Credential, copy: Credential) -> None:
     audit.record(
         session,
         "credential.issue_wallet",
@@ -570,13 +603,12 @@ def _sign_copy(
         object_id=copy.id,
         details={
             "copy_of": str(original.id),
-            "holder_did": holder_did,
-            "status_list_id": status_row.id,
-            "status_index": index,
-            "kid": signer.kid,
+            "holder_did": copy.holder_did,
+            "status_list_id": copy.status_list_id,
+            "status_index": copy.status_index,
+            "kid": copy.signing_kid,
         },
     )
-    return copy
 
 
 # --------------------------------------------------------------------------- the holder's choice
