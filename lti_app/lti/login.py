@@ -144,30 +144,8 @@ def start_login(
     auto_approve_deployments: bool = False,
 ) -> LoginStart:
     """Check the login request, store the state, and build the platform auth URL."""
-    iss = _param(params, "iss")
-    if not iss:
-        raise LaunchError("lti.login_invalid", "The login request has no iss (issuer) parameter.")
-    login_hint = _param(params, "login_hint")
-    if not login_hint:
-        raise LaunchError("lti.login_invalid", "The login request has no login_hint parameter.")
-    target = _param(params, "target_link_uri")
-    if not target or not points_at_tool(target, base_url):
-        raise LaunchError(
-            "lti.wrong_target",
-            f"The login's target_link_uri ({target!r}) does not point at this tool ({base_url}).",
-        )
-    deployment_id = _param(params, "lti_deployment_id", 255)
-    platform = find_platform(session, iss, _param(params, "client_id", 255), deployment_id)
-    if not may_start_login(session, platform, auto_approve_deployments):
-        # Refused before any state is stored: a pending registration starts nothing.
-        command = f"skillsign platforms approve-deployment {platform.id}"
-        raise LaunchError(
-            "lti.pending_deployment",
-            f"This installation of skillsign in {platform.name or platform.issuer} is new and "
-            f"waits for a skillsign administrator to approve it: {command} "
-            f"{deployment_id or '<deployment id>'}",
-            status=403,
-        )
+    iss, login_hint = _required_params(params, base_url)
+    platform = _platform_allowed_to_log_in(session, params, iss, auto_approve_deployments)
     storage_target = _param(params, "lti_storage_target", 255)
 
     state = secrets.token_urlsafe(32)
@@ -182,6 +160,62 @@ def start_login(
     }
     stamp = storage.save_state(session, state, record)
 
+    return LoginStart(
+        platform=platform,
+        auth_url=_auth_url(platform, params, launch_url, state, nonce, login_hint),
+        state=state,
+        nonce=nonce,
+        browser_id=browser,
+        new_browser_id=new_browser,
+        storage_target=storage_target,
+        registry_stamp=stamp,
+    )
+
+
+def _required_params(params: Mapping[str, str], base_url: str) -> tuple[str, str]:
+    """The login's issuer and login_hint, once its target is known to be this tool."""
+    iss = _param(params, "iss")
+    if not iss:
+        raise LaunchError("lti.login_invalid", "The login request has no iss (issuer) parameter.")
+    login_hint = _param(params, "login_hint")
+    if not login_hint:
+        raise LaunchError("lti.login_invalid", "The login request has no login_hint parameter.")
+    target = _param(params, "target_link_uri")
+    if not target or not points_at_tool(target, base_url):
+        raise LaunchError(
+            "lti.wrong_target",
+            f"The login's target_link_uri ({target!r}) does not point at this tool ({base_url}).",
+        )
+    return iss, login_hint
+
+
+def _platform_allowed_to_log_in(
+    session: Session, params: Mapping[str, str], iss: str, auto_approve_deployments: bool
+) -> Platform:
+    deployment_id = _param(params, "lti_deployment_id", 255)
+    platform = find_platform(session, iss, _param(params, "client_id", 255), deployment_id)
+    if not may_start_login(session, platform, auto_approve_deployments):
+        # Refused before any state is stored: a pending registration starts nothing.
+        command = f"skillsign platforms approve-deployment {platform.id}"
+        raise LaunchError(
+            "lti.pending_deployment",
+            f"This installation of skillsign in {platform.name or platform.issuer} is new and "
+            f"waits for a skillsign administrator to approve it: {command} "
+            f"{deployment_id or '<deployment id>'}",
+            status=403,
+        )
+    return platform
+
+
+def _auth_url(
+    platform: Platform,
+    params: Mapping[str, str],
+    launch_url: str,
+    state: str,
+    nonce: str,
+    login_hint: str,
+) -> str:
+    """The platform's registered authorization URL with the OIDC authentication request."""
     auth = {
         "scope": "openid",
         "response_type": "id_token",
@@ -197,16 +231,7 @@ def start_login(
     if message_hint:
         auth["lti_message_hint"] = message_hint
     separator = "&" if "?" in platform.auth_login_url else "?"
-    return LoginStart(
-        platform=platform,
-        auth_url=platform.auth_login_url + separator + urlencode(auth),
-        state=state,
-        nonce=nonce,
-        browser_id=browser,
-        new_browser_id=new_browser,
-        storage_target=storage_target,
-        registry_stamp=stamp,
-    )
+    return platform.auth_login_url + separator + urlencode(auth)
 
 
 def needs_cookie_check(headers: Mapping[str, str], has_browser_cookie: bool) -> bool:

@@ -310,6 +310,37 @@ def register(
     addresses unless ``private_networks`` (development) or an invitation (an administrator
     vouches for an on-premises LMS) says otherwise: /lti/register is no probe of the
     tool's own network."""
+    invited = _check_request(session, openid_configuration, registration_token, invite)
+    fetcher = http.client() if invited or private_networks else http.verifier()
+    config = fetch_configuration(
+        openid_configuration,
+        registration_token,
+        allow_http_loopback=allow_http_loopback,
+        fetcher=fetcher,
+    )
+    body = tool_registration(base_url, config)
+    endpoint = config["registration_endpoint"]
+    answer = _post_registration(fetcher, endpoint, registration_token, body)
+    tool_answer = answer.get(TOOL_CONFIGURATION)
+    deployment_id = tool_answer.get("deployment_id") if isinstance(tool_answer, dict) else None
+    deployment_id = deployment_id if isinstance(deployment_id, str) and deployment_id else None
+    product = product_of(config)
+    try:
+        platform, approved = _store(session, config, answer, invited, auto_approve, deployment_id)
+    except registry.RegistryError as exc:
+        # The platform's own documents named something we cannot keep (a bad or huge URL).
+        raise _unreadable("store", endpoint, str(exc)) from exc
+    return RegistrationResult(platform, deployment_id, approved, product)
+
+
+def _check_request(
+    session: Session,
+    openid_configuration: str,
+    registration_token: str | None,
+    invite: str | None,
+) -> bool:
+    """Refuse a request that cannot start a registration; True if it brings a valid
+    invitation (which it uses up)."""
     if not openid_configuration:
         raise RegistrationError(
             "This address is for LTI Dynamic Registration: paste it into your platform's "
@@ -327,18 +358,16 @@ def register(
     if registration_token and not _BEARER_TOKEN.match(registration_token):
         # It goes into an Authorization header: RFC 6750's token characters only.
         raise RegistrationError("The registration_token is not a valid bearer token.")
-    fetcher = http.client() if invited or private_networks else http.verifier()
-    config = fetch_configuration(
-        openid_configuration,
-        registration_token,
-        allow_http_loopback=allow_http_loopback,
-        fetcher=fetcher,
-    )
-    body = tool_registration(base_url, config)
+    return invited
+
+
+def _post_registration(
+    fetcher: Fetcher, endpoint: str, registration_token: str | None, body: dict[str, Any]
+) -> dict[str, Any]:
+    """Send the tool's registration to the platform; its answer, which names our client_id."""
     headers = {"Accept": "application/json"}
     if registration_token:
         headers["Authorization"] = f"Bearer {registration_token}"
-    endpoint = config["registration_endpoint"]
     try:
         answer = http.request_json(
             "POST",
@@ -357,16 +386,7 @@ def register(
         or not answer["client_id"].strip()
     ):
         raise _unreadable("registration", endpoint, "the answer has no client_id")
-    tool_answer = answer.get(TOOL_CONFIGURATION)
-    deployment_id = tool_answer.get("deployment_id") if isinstance(tool_answer, dict) else None
-    deployment_id = deployment_id if isinstance(deployment_id, str) and deployment_id else None
-    product = product_of(config)
-    try:
-        platform, approved = _store(session, config, answer, invited, auto_approve, deployment_id)
-    except registry.RegistryError as exc:
-        # The platform's own documents named something we cannot keep (a bad or huge URL).
-        raise _unreadable("store", endpoint, str(exc)) from exc
-    return RegistrationResult(platform, deployment_id, approved, product)
+    return answer
 
 
 def _store(

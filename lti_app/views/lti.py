@@ -79,7 +79,21 @@ def login() -> Response:
     storage.maybe_purge(db)
     params = _params()
     browser_cookie = request.cookies.get(oidc.BROWSER_COOKIE) or None
+    start = _start_login(db, params, browser_cookie)
+    platform_origin = registry.origin(start.platform.auth_login_url)
+    response, mode = _login_response(start, params, browser_cookie is not None, platform_origin)
+    _set_browser_cookie(response, start.browser_id)
+    g.extra_frame_origins = [platform_origin]
+    log.info(
+        "lti login",
+        extra={"iss": start.platform.issuer, "platform": start.platform.id, "mode": mode},
+    )
+    return response
 
+
+def _start_login(
+    db: Session, params: dict[str, str], browser_cookie: str | None
+) -> oidc.LoginStart:
     def start_login() -> oidc.LoginStart:
         return oidc.start_login(
             db,
@@ -103,7 +117,14 @@ def login() -> Response:
         start = start_login()
     if not registry_cache.is_current(db, start.registry_stamp):
         start = start_login()
-    platform_origin = registry.origin(start.platform.auth_login_url)
+    return start
+
+
+def _login_response(
+    start: oidc.LoginStart, params: dict[str, str], has_browser_cookie: bool, platform_origin: str
+) -> tuple[Response, str]:
+    """The login's answer and its mode: a page that keeps the state in the platform's
+    storage, a page that checks the browser keeps our cookie, or the redirect itself."""
     if start.storage_target:
         response = make_response(
             render_template(
@@ -115,9 +136,9 @@ def login() -> Response:
                 platform_origin=platform_origin,
             )
         )
-        mode = "storage"
-    elif not params.get("new_window") and oidc.needs_cookie_check(
-        request.headers, browser_cookie is not None
+        return response, "storage"
+    if not params.get("new_window") and oidc.needs_cookie_check(
+        request.headers, has_browser_cookie
     ):
         new_window = url_for("lti.login", **oidc.new_window_params(params), _external=False)
         response = make_response(
@@ -125,17 +146,8 @@ def login() -> Response:
                 "lti/cookie_check.html", auth_url=start.auth_url, new_window_url=new_window
             )
         )
-        mode = "cookie_check"
-    else:
-        response = redirect(start.auth_url, 302)
-        mode = "redirect"
-    _set_browser_cookie(response, start.browser_id)
-    g.extra_frame_origins = [platform_origin]
-    log.info(
-        "lti login",
-        extra={"iss": start.platform.issuer, "platform": start.platform.id, "mode": mode},
-    )
-    return response
+        return response, "cookie_check"
+    return redirect(start.auth_url, 302), "redirect"
 
 
 def _record_pending(platform_id: int, deployment_id: str) -> None:
