@@ -14,6 +14,7 @@ from lti_app.cli.common import fail
 from lti_app.cli.frameworks import import_path
 from lti_app.cli.keys import store
 from lti_app.demo import demo_platform, register_with_tool
+from lti_app.demo.seed import DEMO_INSTITUTION, ensure_institution
 from lti_app.request_db import database
 from lti_app.worker import start_background_worker
 
@@ -37,6 +38,8 @@ def demo(host: str, port: int) -> None:
     base_url = app.config["BASE_URL"]
     with database().transaction() as session:
         register_with_tool(session, base_url)
+        if ensure_institution(session):
+            click.echo(f"issuer profile: {DEMO_INSTITUTION['name']} (edit it under Admin)")
     demo_platform(demo_lms).ensure_ready()  # its keys and course, before the first visitor
     if base_url != f"http://{host}:{port}":
         click.echo(f"note: links and launches use SKILLSIGN_BASE_URL={base_url}")

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from frameworks import FrameworkError, bundled_paths, load
+from lti_app.db.models import IssuerProfile
 from lti_app.demo.models import DemoCourse, DemoEnrollment, DemoLineItem, DemoLink, DemoUser
 from lti_app.demo.platform import DemoSettings
 
@@ -137,3 +138,28 @@ def enrollments(session: Session, course_id: str) -> list[tuple[DemoUser, DemoEn
         .order_by(DemoUser.position)
     ).all()
     return [(user, enrollment) for user, enrollment in rows]
+
+
+# The institution the demo's credentials name: never the demo server's address.
+DEMO_INSTITUTION = {
+    "name": "Riverside Demo College",
+    "url": "https://riverside.example.edu",
+    "email": "credentials@riverside.example.edu",
+    "description": (
+        "A fictional college for trying skillsign: its credentials are demonstrations, "
+        "not qualifications."
+    ),
+}
+
+
+def ensure_institution(session: Session) -> bool:
+    """Name the demo's issuing institution unless a profile is stored already (an
+    administrator's edits stay); True if it was saved now."""
+    from lti_app.services import issuer as issuer_service
+
+    if session.get(IssuerProfile, 1) is not None:
+        return False
+    issuer_service.save_institution(
+        session, **DEMO_INSTITUTION, image=None, remove_image=False, actor_id=None
+    )
+    return True

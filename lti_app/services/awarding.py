@@ -94,12 +94,27 @@ def achievement_for(
     )
 
 
-def issuer_profile(issuer: IssuerContext, issuer_did: str | None = None) -> ob3.Issuer:
+def issuer_profile(
+    issuer: IssuerContext,
+    issuer_did: str | None = None,
+    institution: issuer_service.Institution | None = None,
+) -> ob3.Issuer:
+    """The OB 3.0 Profile credentials carry: the institution's stored profile (name, URL,
+    email, description, logo as an Image) when given, else the settings' name and email."""
+    if institution is None:
+        return ob3.Issuer(
+            id=issuer_did or issuer.signer().issuer_did,
+            name=issuer.name,
+            url=issuer.issuer_profile_url(),
+            email=issuer.email,
+        )
     return ob3.Issuer(
         id=issuer_did or issuer.signer().issuer_did,
-        name=issuer.name,
-        url=issuer.issuer_profile_url(),
-        email=issuer.email,
+        name=institution.name,
+        url=institution.url or issuer.issuer_profile_url(),
+        email=institution.email,
+        description=institution.description,
+        image=institution.image_url(issuer),
     )
 
 
@@ -338,7 +353,7 @@ def _prepare(
     """The rows and the unsigned documents, one each per award, each with its status slot."""
     slots = status_lists.allocate_many(session, len(awards))
     achievements: dict[uuid.UUID, ob3.AchievementInput] = {}
-    profile = issuer_profile(issuer, signer.issuer_did)
+    profile = issuer_profile(issuer, signer.issuer_did, issuer_service.institution(session, issuer))
     rows: list[Credential] = []
     unsigned: list[dict[str, Any]] = []
     for award, (status_row, index) in zip(awards, slots, strict=True):

@@ -17,6 +17,7 @@ from credentials import status_list as bitstring
 from credentials.jsonld import OB_V3_CONTEXT, VC_V2_CONTEXT
 from lti_app.db.models import Credential, FrameworkLevel, FrameworkVersion, StatusList, User
 from lti_app.services import awarding, badges
+from lti_app.services import issuer as issuer_service
 from lti_app.services.errors import NotFound
 from lti_app.services.issuer import IssuerContext
 
@@ -168,8 +169,10 @@ def achievement_json(issuer: IssuerContext, level: FrameworkLevel) -> dict[str, 
     return {"@context": [VC_V2_CONTEXT, OB_V3_CONTEXT], **achievement}
 
 
-def issuer_profile_json(issuer: IssuerContext) -> dict[str, Any]:
-    profile = awarding.issuer_profile(issuer, issuer.web_did).to_json()
+def issuer_profile_json(
+    issuer: IssuerContext, institution: issuer_service.Institution | None = None
+) -> dict[str, Any]:
+    profile = awarding.issuer_profile(issuer, issuer.web_did, institution).to_json()
     # Every DID we sign as (did:web, and the did:key of each published key), so a verifier
     # holding a credential can tie either form back to this profile.
     others = sorted(issuer.issuer_ids() - {issuer.web_did})
@@ -181,17 +184,29 @@ def issuer_profile_json(issuer: IssuerContext) -> dict[str, Any]:
     return {"@context": [VC_V2_CONTEXT, OB_V3_CONTEXT], **profile}
 
 
-def _issuer_for_ob2(issuer: IssuerContext) -> ob3.Issuer:
+def _issuer_for_ob2(
+    issuer: IssuerContext, institution: issuer_service.Institution | None = None
+) -> ob3.Issuer:
+    if institution is None:
+        return ob3.Issuer(
+            id=issuer.ob2_issuer_url(), name=issuer.name, url=issuer.base_url, email=issuer.email
+        )
     return ob3.Issuer(
         id=issuer.ob2_issuer_url(),
-        name=issuer.name,
-        url=issuer.base_url,
-        email=issuer.email,
+        name=institution.name,
+        url=institution.url or issuer.base_url,
+        email=institution.email,
+        description=institution.description,
+        image=institution.image_url(issuer),
     )
 
 
-def ob2_issuer(issuer: IssuerContext) -> dict[str, Any]:
-    return ob2.issuer_profile(_issuer_for_ob2(issuer), issuer_url=issuer.ob2_issuer_url())
+def ob2_issuer(
+    issuer: IssuerContext, institution: issuer_service.Institution | None = None
+) -> dict[str, Any]:
+    return ob2.issuer_profile(
+        _issuer_for_ob2(issuer, institution), issuer_url=issuer.ob2_issuer_url()
+    )
 
 
 def ob2_badge_class(issuer: IssuerContext, level: FrameworkLevel) -> dict[str, Any]:

@@ -17,6 +17,8 @@ Issuer identity (``SKILLSIGN_ISSUER_DID``):
 
 from __future__ import annotations
 
+import hashlib
+import io
 import threading
 import uuid
 from collections.abc import Mapping
@@ -27,11 +29,13 @@ from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from credentials import did
 from keys import KeyKind, KeyStore, KeyStoreError
 from lti_app.db import Database
+from lti_app.db.models import IssuerProfile
 from lti_app.services.errors import NotFound
 
 INFO_KEY = "skillsign.issuer"
@@ -236,6 +240,91 @@ class IssuerContext:
 
     def is_ours(self, url: str) -> bool:
         return url == self.base_url or url.startswith(self.base_url + "/")
+
+
+# --------------------------------------------------------------------------- the institution
+
+IMAGE_PATH = "/issuer/image.png"
+IMAGE_LIMIT = 512 * 1024  # bytes
+IMAGE_MAX_SIDE = 2048  # pixels
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True)
+class Institution:
+    """Who issues, as credentials and pages name it: the stored profile a tool administrator
+    edits, or the settings (``SKILLSIGN_ISSUER_NAME``/``EMAIL``) until one is saved."""
+
+    name: str
+    url: str | None
+    email: str
+    description: str | None
+    image_sha256: str | None
+    stored: bool
+
+    def image_url(self, issuer: IssuerContext) -> str | None:
+        return issuer.url(IMAGE_PATH) if self.image_sha256 else None
+
+
+def institution(session: Session, issuer: IssuerContext | None = None) -> Institution:
+    settings = issuer or context(session)
+    row = session.get(IssuerProfile, 1)
+    if row is None:
+        return Institution(settings.name, None, settings.email, None, None, stored=False)
+    return Institution(row.name, row.url, row.email, row.description, row.image_sha256, stored=True)
+
+
+def institution_image(session: Session) -> bytes | None:
+    row = session.get(IssuerProfile, 1)
+    return row.image if row is not None and row.image else None
+
+
+def png_problem(data: bytes) -> Literal["size", "type", "dimensions"] | None:
+    """Why ``data`` cannot be the institution's logo, or None: a PNG (checked by its
+    signature and by decoding it, never by its name), at most IMAGE_LIMIT bytes and
+    IMAGE_MAX_SIDE pixels a side. SVG is refused: it can carry script."""
+    if len(data) > IMAGE_LIMIT:
+        return "size"
+    if not data.startswith(PNG_SIGNATURE):
+        return "type"
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG":
+                return "type"
+            width, height = image.size
+            if width > IMAGE_MAX_SIDE or height > IMAGE_MAX_SIDE:
+                return "dimensions"
+            image.verify()
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return "type"
+    return None
+
+
+def save_institution(
+    session: Session,
+    *,
+    name: str,
+    url: str | None,
+    email: str,
+    description: str | None,
+    image: bytes | None,
+    remove_image: bool,
+    actor_id: int | None,
+) -> IssuerProfile:
+    """Store the institution's profile (checked by the caller; ``image`` a checked PNG, None
+    to keep the current one). Credentials issued from now on carry it."""
+    row = session.get(IssuerProfile, 1)
+    if row is None:
+        row = IssuerProfile(id=1)
+        session.add(row)
+    row.name, row.url, row.email, row.description = name, url, email, description
+    if image is not None:
+        row.image, row.image_sha256 = image, hashlib.sha256(image).hexdigest()
+    elif remove_image:
+        row.image, row.image_sha256 = None, None
+    row.updated_by = actor_id
+    session.flush()
+    return row
 
 
 def bind(database: Database, issuer: IssuerContext) -> None:

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
+from credentials.fields import ABSOLUTE_IRI, EMAIL
 from frameworks import FrameworkError, detect_format, load
 from keys import KeyKind, KeyStore, KeyStoreError
 from lti_app import request_db
@@ -26,7 +28,7 @@ from lti_app.db.models import Platform
 from lti_app.errors import AppError, Forbidden, NotFound
 from lti_app.services import audit, registry
 from lti_app.services import frameworks as framework_service
-from lti_app.services.issuer import IssuerContext
+from lti_app.services import issuer as issuer_service
 from lti_app.views import checklist_pages as pages
 
 bp = launch_blueprint("admin", __name__)
@@ -184,22 +186,128 @@ def upload_framework() -> Response | tuple[str, int]:
 
 
 # -- issuer profile ------------------------------------------------------------------------
-@bp.get("/admin/issuer")
-@require_admin
-def issuer() -> str:
-    context = IssuerContext.from_settings(current_app.config)
+NAME_LIMIT = 255
+URL_LIMIT = 1024
+EMAIL_LIMIT = 320
+DESCRIPTION_LIMIT = 2000
+
+
+def _issuer_page(
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    db = request_db.session()
+    context = issuer_service.context(db)
+    institution = issuer_service.institution(db, context)
     did = context.web_did if context.did_method == "web" else None
     if did is None:
         try:
             did = context.signer().issuer_did
         except KeyStoreError:
             did = None
-    return render_template(
+    shown = values or {
+        "name": institution.name,
+        "url": institution.url or "",
+        "email": institution.email,
+        "description": institution.description or "",
+    }
+    html = render_template(
         "admin/issuer.html",
         issuer=context,
+        institution=institution,
         did=did,
-        image=current_app.config.get("ISSUER_IMAGE"),
+        image=institution.image_url(context),
+        values=shown,
+        errors=errors or {},
+        editable=current_actor().is_tool_admin,
+        image_limit_kb=issuer_service.IMAGE_LIMIT // 1024,
+        image_max_side=issuer_service.IMAGE_MAX_SIDE,
     )
+    return html, status
+
+
+@bp.get("/admin/issuer")
+@require_admin
+def issuer() -> tuple[str, int]:
+    return _issuer_page()
+
+
+def _check_profile(values: dict[str, str]) -> dict[str, str]:
+    """Per-field problems with the submitted profile, in the page's language."""
+    errors: dict[str, str] = {}
+    if not values["name"]:
+        errors["name"] = gettext("Give the institution's name.")
+    elif len(values["name"]) > NAME_LIMIT:
+        errors["name"] = gettext("At most %(num)d characters.", num=NAME_LIMIT)
+    url = values["url"]
+    if url and (
+        len(url) > URL_LIMIT
+        or not url.startswith(("https://", "http://"))
+        or not ABSOLUTE_IRI.match(url)
+        or not urlsplit(url).hostname
+    ):
+        errors["url"] = gettext("Give a full web address, starting with https://.")
+    email = values["email"]
+    if not email:
+        errors["email"] = gettext("Give a contact email address.")
+    elif len(email) > EMAIL_LIMIT or not EMAIL.match(email):
+        errors["email"] = gettext("That is not an email address.")
+    if len(values["description"]) > DESCRIPTION_LIMIT:
+        errors["description"] = gettext("At most %(num)d characters.", num=DESCRIPTION_LIMIT)
+    return errors
+
+
+def _logo_problem(data: bytes) -> str | None:
+    problem = issuer_service.png_problem(data)
+    if problem == "size":
+        return gettext("The logo is larger than %(kb)d KB.", kb=issuer_service.IMAGE_LIMIT // 1024)
+    if problem == "dimensions":
+        return gettext(
+            "The logo is larger than %(px)d pixels a side.", px=issuer_service.IMAGE_MAX_SIDE
+        )
+    if problem == "type":
+        return gettext("The logo must be a PNG image (SVG is not accepted).")
+    return None
+
+
+@bp.post("/admin/issuer")
+@require_admin
+def save_issuer() -> Response | tuple[str, int]:
+    _require_tool_admin()
+    values = {
+        key: (request.form.get(key) or "").strip()
+        for key in ("name", "url", "email", "description")
+    }
+    errors = _check_profile(values)
+    upload = request.files.get("logo")
+    logo: bytes | None = None
+    if upload is not None and upload.filename:
+        try:
+            logo = upload.stream.read(issuer_service.IMAGE_LIMIT + 1)
+        finally:
+            upload.close()  # a large upload is spooled to a temporary file
+        problem = _logo_problem(logo)
+        if problem is not None:
+            errors["logo"] = problem
+    if errors:
+        return _issuer_page(errors, values, 400)
+    db = request_db.session()
+    issuer_service.save_institution(
+        db,
+        name=values["name"],
+        url=values["url"] or None,
+        email=values["email"],
+        description=values["description"] or None,
+        image=logo,
+        remove_image=request.form.get("remove_logo") == "1",
+        actor_id=current_actor().user_id,
+    )
+    _audit("issuer.profile", name=values["name"], logo=logo is not None or None)
+    flash(
+        gettext("The issuer profile was saved. Credentials issued from now on carry it."), "success"
+    )
+    return redirect(url_for(".issuer"), 303)
 
 
 # -- keys ----------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from markupsafe import Markup
 
 from lti_app import request_db
-from lti_app.db.models import Credential, FrameworkLevel
+from lti_app.db.models import Credential, FrameworkLevel, Platform
 from lti_app.services import awarding, credential_store, status_lists, verification
 from lti_app.services import issuer as issuer_service
 from lti_app.services.errors import NotFound
@@ -215,11 +215,20 @@ def achievement(level_id: uuid.UUID) -> Response | str:
     data = credential_store.achievement_json(issuer, level)
     if wants_json():
         return json_response(data)
+    session = request_db.session()
+    # The course's institution: the LMS platform that owns the framework, when it has a name;
+    # otherwise the institution that issues.
+    owner = level.framework_version.owner_platform_id
+    platform = session.get(Platform, owner) if owner is not None else None
+    institution = issuer_service.institution(session, issuer)
     return render_template(
         "credentials/achievement.html",
         achievement=data,
         level=level,
         version=level.framework_version,
+        course_institution=(platform.name if platform and platform.name else None)
+        or institution.name,
+        issuer_name=institution.name,
         image_path=url_for("credentials.badge_image", level_id=level.id, fmt="svg"),
     )
 
@@ -247,12 +256,31 @@ def badge_image(level_id: uuid.UUID, fmt: str) -> Response:
 @bp.get("/issuer")
 def issuer_profile() -> Response | str:
     issuer = _issuer()
-    profile = credential_store.issuer_profile_json(issuer)
+    institution = issuer_service.institution(request_db.session(), issuer)
+    profile = credential_store.issuer_profile_json(issuer, institution)
     if wants_json():
         return json_response(profile)
     return render_template(
-        "credentials/issuer.html", profile=profile, did_document=issuer.did_document()
+        "credentials/issuer.html",
+        profile=profile,
+        institution=institution,
+        did_document=issuer.did_document(),
     )
+
+
+@bp.get(issuer_service.IMAGE_PATH)
+def issuer_image() -> Response:
+    """The institution's logo: a PNG checked on upload, served as an image and nothing else."""
+    body = issuer_service.institution_image(request_db.session())
+    if body is None:
+        raise NotFound("the institution has no logo")
+    response = Response(body, mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'"
+    response.set_etag(hashlib.sha256(body).hexdigest())
+    return cast("Response", response.make_conditional(request))  # it returns self
 
 
 @bp.get("/.well-known/did.json")
@@ -266,7 +294,11 @@ def did_document() -> Response:
 
 @bp.get("/ob2/issuer")
 def ob2_issuer() -> Response:
-    return json_response(credential_store.ob2_issuer(_issuer()), media_type="application/json")
+    issuer = _issuer()
+    institution = issuer_service.institution(request_db.session(), issuer)
+    return json_response(
+        credential_store.ob2_issuer(issuer, institution), media_type="application/json"
+    )
 
 
 @bp.get("/ob2/badges/<uuid:level_id>")

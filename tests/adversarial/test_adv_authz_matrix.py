@@ -94,6 +94,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("credentials.ob2_assertion", "GET"): public(200),
     ("credentials.ob2_badge_class", "GET"): public(200),
     ("credentials.ob2_issuer", "GET"): public(200),
+    ("credentials.issuer_image", "GET"): public(404),  # the world's institution has no logo
     # OpenID4VCI: a wallet has no session. Metadata is for anyone; an offer needs its secret
     # handle, the token endpoint a pre-authorized code (an empty form: 400), the credential
     # endpoint an access token (none: 401, and nothing changes). A nonce is for anyone.
@@ -155,6 +156,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("admin.frameworks", "GET"): admins(200),
     ("admin.upload_framework", "POST"): admins(303),
     ("admin.issuer", "GET"): admins(200),
+    # The issuer profile is tool-wide: a platform's administrators may read it, not change it.
+    ("admin.save_issuer", "POST"): admins(303, platform_admin=403),
     ("admin.deployment", "POST"): admins(303),  # their own platform's deployment
     ("admin.keys", "GET"): admins(200, platform_admin=403),  # tool-wide: tool admins only
     ("admin.rotate_key", "POST"): admins(303, platform_admin=403),

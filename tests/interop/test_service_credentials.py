@@ -10,6 +10,7 @@ give its loader.
 
 from __future__ import annotations
 
+import io
 import json
 import secrets
 import shutil
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 import requests
+from PIL import Image
 from support.lti_rows import Course, make_course
 from support.servers import ServedApp, serve
 
@@ -28,6 +30,7 @@ from credentials import baking
 from lti_app import create_app
 from lti_app.db.models import Credential, User
 from lti_app.services import awarding, signoffs, verification
+from lti_app.services import issuer as issuer_service
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 pytestmark = pytest.mark.skipif(
@@ -99,6 +102,12 @@ class Service:
         return request
 
 
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (20, 33, 61)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 @pytest.fixture
 def service_factory(app, database_url: str, tmp_path: Path) -> Iterator[Callable[[str], Service]]:
     """Serve a fresh app (did:web or did:key) on the test database; ``app`` cleans it up."""
@@ -134,6 +143,17 @@ def service_factory(app, database_url: str, tmp_path: Path) -> Iterator[Callable
             first.name = HARD_NAME
             first.show_name_on_credentials = True
             awarding.set_wallet_did(session, course.learners[2].id, "did:example:wallet-%E6%9D%8E")
+            # The institution's stored profile, logo and all, travels in every credential.
+            issuer_service.save_institution(
+                session,
+                name="Riverside Démo College",
+                url="https://riverside.example.edu",
+                email="credentials@riverside.example.edu",
+                description="A fictional college — “demo” only.",
+                image=_png(),
+                remove_image=False,
+                actor_id=None,
+            )
         service = Service(served, server, course)
         running.append(service)
         return service
@@ -161,6 +181,15 @@ def test_our_credentials_verify_in_the_reference_verifier(service: Service) -> N
         "hashed": False,
         "type": "IdentityObject",
     } in identifiers
+    issuer = request["credential"]["issuer"]
+    assert (issuer["name"], issuer["url"], issuer["email"]) == (
+        "Riverside Démo College",
+        "https://riverside.example.edu",
+        "credentials@riverside.example.edu",
+    )
+    assert issuer["description"] == "A fictional college — “demo” only."
+    assert issuer["image"] == {"id": f"{service.server.url}/issuer/image.png", "type": "Image"}
+    assert service.get(issuer["image"]["id"], accept="image/png").content == _png()
     # Issued with proof as an array (the OB 3.0 schema's form), which the reference reads.
     assert [p["type"] for p in request["credential"]["proof"]] == ["DataIntegrityProof"]
     (result,) = node_verify([request])

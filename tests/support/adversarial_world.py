@@ -198,6 +198,7 @@ def plausible_form(world: LaunchedWorld, endpoint: str) -> dict[str, Any]:
         "admin.deployment": {"deployment_id": world.platform.deployment_id, "decision": "approve"},
         "admin.upload_framework": {"file": (io.BytesIO(_seed().read_bytes()), "framework.json")},
         "admin.rotate_key": {"kind": "rsa"},
+        "admin.save_issuer": {"name": "Matrix College", "email": "badges@example.edu"},
         "launch.setup": {"version": str(world.version_id)},
         "launch.deep_link": {"version": str(world.version_id)},
         "lti.login": {},

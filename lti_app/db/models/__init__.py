@@ -3,6 +3,7 @@
 from lti_app.db.models.audit import AuditEvent
 from lti_app.db.models.credentials import Credential, StatusList
 from lti_app.db.models.frameworks import FrameworkLevel, FrameworkVersion, Statement
+from lti_app.db.models.issuer import IssuerProfile
 from lti_app.db.models.launch_sessions import LaunchSession
 from lti_app.db.models.lti import (
     Admin,
@@ -28,6 +29,7 @@ __all__ = [
     "Deployment",
     "FrameworkLevel",
     "FrameworkVersion",
+    "IssuerProfile",
     "LaunchData",
     "LaunchSession",
     "Membership",

@@ -68,6 +68,7 @@ LAUNCH_POLICIES: dict[str, set[str]] = {
     "admin.frameworks": {"admin"},
     "admin.upload_framework": {"admin"},
     "admin.issuer": {"admin"},
+    "admin.save_issuer": {"admin"},  # tool administrators only
     "admin.keys": {"admin"},
     "admin.rotate_key": {"admin"},
 }
@@ -168,6 +169,7 @@ def _form(world: World, endpoint: str) -> dict[str, object]:
         "admin.deployment": {"deployment_id": "d1", "decision": "approve"},
         "admin.upload_framework": {"file": (io.BytesIO(b"{}"), "x.json")},
         "admin.rotate_key": {"kind": "rsa"},
+        "admin.save_issuer": {"name": "Matrix College", "email": "badges@example.edu"},
     }.get(endpoint, {})
 
 
