@@ -215,7 +215,10 @@ def _self_asserted_name(credential: Mapping[str, Any] | None) -> str | None:
     return (name.strip()[:200] or None) if isinstance(name, str) else None
 
 
-def assess_issuer(issuer: IssuerContext, result: VerificationResult) -> IssuerAssessment:
+def assess_issuer(
+    issuer: IssuerContext, result: VerificationResult, our_name: str | None = None
+) -> IssuerAssessment:
+    """``our_name``: the institution's stored name (issuer.institution), else the settings'."""
     # issuer_key passes only after the proof verified with a key the issuer DID controls.
     verified = result.check("issuer_key").ok is True and result.issuer is not None
     our_id = issuer.web_did if issuer.did_method == "web" else issuer.signer().issuer_did
@@ -225,7 +228,7 @@ def assess_issuer(issuer: IssuerContext, result: VerificationResult) -> IssuerAs
         verified=verified,
         ours=verified and result.issuer in issuer.issuer_ids(),
         self_asserted_name=_self_asserted_name(result.credential),
-        our_name=issuer.name,
+        our_name=our_name or issuer.name,
         our_id=our_id,
     )
 

@@ -176,7 +176,9 @@ def _email_answer(result: VerificationResult, email: str | None) -> ob3.EmailAns
 
 def _assess(result: VerificationResult) -> verification.IssuerAssessment:
     session = request_db.session()
-    return verification.assess_issuer(issuer_service.context(session), result)
+    issuer = issuer_service.context(session)
+    name = issuer_service.institution(session, issuer).name
+    return verification.assess_issuer(issuer, result, name)
 
 
 def _run(data: bytes | str | dict[str, Any] | None, url: str | None) -> VerificationResult:

@@ -83,3 +83,20 @@ def test_achievement_page_names_the_course_institution(client, db, course) -> No
         version.owner_platform_id = platform.id
     page = html.unescape(client.get(f"/achievements/{level.id}").get_data(as_text=True))
     assert "Taught at Lakeside University LMS; credentials issued by localhost." in page
+
+
+def test_the_verifier_names_the_stored_institution(client, db, issued) -> None:
+    with db.transaction() as session:
+        issuer_service.save_institution(
+            session,
+            name="Riverside Demo College",
+            url=None,
+            email="credentials@riverside.example.edu",
+            description=None,
+            image=None,
+            remove_image=False,
+            actor_id=None,
+        )
+    answer = client.post("/api/v1/verify", json={"credential": issued.document}).get_json()
+    assert answer["issuer"]["ours"] is True
+    assert answer["issuer"]["summary"].startswith("Issued by Riverside Demo College (")
