@@ -357,7 +357,7 @@ def credentials_of(
     )
     found: dict[int, list[CredentialView]] = defaultdict(list)
     for learner_id, *rest in rows:
-        found[learner_id].append(CredentialView(*rest))
+        found[learner_id].append(CredentialView(*rest))  # type: ignore[arg-type]  # selected in field order
     return found
 
 

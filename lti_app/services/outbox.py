@@ -22,9 +22,9 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import CursorResult, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from keys import KeyStore
@@ -207,7 +207,7 @@ def enqueue_many(
             .returning(OutboxMessage.id, OutboxMessage.dedupe_key)
             .execution_options(synchronize_session=False)
         )
-        replaced.update((row_id, key) for row_id, key in rows)
+        replaced.update((row_id, key) for row_id, key in rows)  # type: ignore[misc]  # IN keys: never NULL
     if replaced:
         session.execute(
             update(OutboxMessage),
@@ -340,7 +340,7 @@ def mark_sent(db: Database, message: Claimed, result: Delivered | None = None) -
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return done.rowcount == 1
+        return cast("CursorResult[Any]", done).rowcount == 1  # an UPDATE: it has rowcount
 
 
 def mark_failed(
@@ -376,7 +376,7 @@ def mark_failed(
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return status if done.rowcount == 1 else None
+        return status if cast("CursorResult[Any]", done).rowcount == 1 else None
 
 
 def release(db: Database, message: Claimed) -> bool:
@@ -388,7 +388,7 @@ def release(db: Database, message: Claimed) -> bool:
             .values(locked_until=None, attempts=OutboxMessage.attempts - 1)
             .execution_options(synchronize_session=False)
         )
-        return done.rowcount == 1
+        return cast("CursorResult[Any]", done).rowcount == 1  # an UPDATE: it has rowcount
 
 
 # -- reporting and repair ---------------------------------------------------------
@@ -426,4 +426,4 @@ def requeue(session: Session, ids: Iterable[int]) -> int:
         )
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount or 0)
+    return int(cast("CursorResult[Any]", result).rowcount or 0)  # an UPDATE: it has rowcount

@@ -95,6 +95,7 @@ def parse_member(raw: Mapping[str, Any]) -> RosterMember | None:
     if sub is None:
         return None
     roles_claim = raw.get("roles") if isinstance(raw.get("roles"), list) else []
+    assert isinstance(roles_claim, list)  # the line above makes it one
     roles = classify([_full_role(r) if isinstance(r, str) else r for r in roles_claim])
     status = raw.get("status", "Active")
     return RosterMember(

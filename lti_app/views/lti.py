@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     g,
     jsonify,
@@ -26,6 +25,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from lti_app import request_db
 from lti_app.config import PRODUCTION
@@ -56,7 +56,7 @@ def launch_url() -> str:
 
 def _params() -> dict[str, str]:
     # Platforms initiate login by GET or POST; take the first value of each name.
-    return {k: v for k, v in request.values.items(multi=False)}
+    return {k: v for k, v in request.values.items(multi=False)}  # type: ignore[call-overload]  # multi=False: items()
 
 
 def _set_browser_cookie(response: Response, browser_id: str) -> None:
@@ -138,7 +138,8 @@ def _login_response(
         )
         return response, "storage"
     if not params.get("new_window") and oidc.needs_cookie_check(
-        request.headers, has_browser_cookie
+        request.headers,  # type: ignore[arg-type]  # Headers: .get() as a Mapping's
+        has_browser_cookie,
     ):
         new_window = url_for("lti.login", **oidc.new_window_params(params), _external=False)
         response = make_response(
@@ -165,6 +166,7 @@ def _frame_origins(claims: dict[str, Any]) -> list[str]:
         c.obj(claims, c.DL_SETTINGS).get("deep_link_return_url"),
     ):
         if c.url(url, 2048):
+            assert isinstance(url, str)  # c.url() accepted it
             found.append(registry.origin(url))
     return sorted(set(found))
 
