@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import CursorResult, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -603,7 +603,7 @@ def revoke(
         )
         .execution_options(synchronize_session=False)
     )
-    if done.rowcount != 1:
+    if cast("CursorResult[Any]", done).rowcount != 1:  # an UPDATE: it has rowcount
         raise Conflict(f"credential {credential.id} is already revoked")
     status_lists.set_bit(session, credential.status_list_id, credential.status_index, True)
     session.refresh(credential)

@@ -101,7 +101,7 @@ class IssuerContext:
             keys_dir=str(settings["KEYS_DIR"]),
             name=str(settings.get("ISSUER_NAME") or host),
             email=str(settings.get("ISSUER_EMAIL") or f"credentials@{host}"),
-            vc_jwt_alg=algorithm,  # type: ignore[arg-type]  # checked just above
+            vc_jwt_alg=algorithm,  # narrowed by the JWT_ALGORITHMS check above
         )
 
     # -- identity and keys ------------------------------------------------------------
