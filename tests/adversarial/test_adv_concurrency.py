@@ -100,13 +100,14 @@ def test_fifty_concurrent_signoffs_completing_one_level_issue_one_credential(wid
 
     def job(n: int) -> Any:
         caller = callers[n]
+        # Each form completes the level, so it is the confirmed one (the credential is issued).
         if n % 3 == 0:  # the whole level at once
-            form = {"level": "emerging"}
+            form = [("level", "emerging"), ("confirmed", "1")]
         else:  # the statements one by one, each thread starting elsewhere
             form = [
                 ("statement", str(s))
                 for s in statements[n % len(statements) :] + statements[: n % len(statements)]
-            ]
+            ] + [("confirmed", "1")]
         return caller.post(f"/learners/{learner.id}/sign", form)
 
     answers = _run_together([lambda n=n: job(n) for n in range(THREADS)])
@@ -171,7 +172,9 @@ def test_fifty_learners_completing_at_once_get_distinct_status_bits(wide_app, db
     callers = [world.caller(wide_app.test_client(), _staff(world, n)) for n in range(THREADS)]
     answers = _run_together(
         [
-            lambda n=n: callers[n].post(f"/learners/{learners[n]}/sign", {"level": "emerging"})
+            lambda n=n: callers[n].post(
+                f"/learners/{learners[n]}/sign", {"level": "emerging", "confirmed": "1"}
+            )
             for n in range(THREADS)
         ]
     )
@@ -203,7 +206,9 @@ def test_two_instructors_signing_and_undoing_at_once_stay_consistent(wide_app, d
         signer, undoer = (instructor, ta) if round_ % 2 else (ta, instructor)
         answers = _run_together(
             [
-                lambda s=signer: s.post(f"/learners/{learner.id}/sign", {"statement": str(last)}),
+                lambda s=signer: s.post(
+                    f"/learners/{learner.id}/sign", {"statement": str(last), "confirmed": "1"}
+                ),
                 lambda u=undoer, r=round_: u.post(
                     f"/learners/{learner.id}/undo", {"statement": str(last), "reason": f"round {r}"}
                 ),
