@@ -147,6 +147,9 @@ def start_login(
     iss, login_hint = _required_params(params, base_url)
     platform = _platform_allowed_to_log_in(session, params, iss, auto_approve_deployments)
     storage_target = _param(params, "lti_storage_target", 255)
+    # Read before the state is written: that write commits on its own, so every refusal
+    # must come first.
+    message_hint = _param(params, "lti_message_hint", 8192)
 
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
@@ -162,7 +165,7 @@ def start_login(
 
     return LoginStart(
         platform=platform,
-        auth_url=_auth_url(platform, params, launch_url, state, nonce, login_hint),
+        auth_url=_auth_url(platform, launch_url, state, nonce, login_hint, message_hint),
         state=state,
         nonce=nonce,
         browser_id=browser,
@@ -209,11 +212,11 @@ def _platform_allowed_to_log_in(
 
 def _auth_url(
     platform: Platform,
-    params: Mapping[str, str],
     launch_url: str,
     state: str,
     nonce: str,
     login_hint: str,
+    message_hint: str | None,
 ) -> str:
     """The platform's registered authorization URL with the OIDC authentication request."""
     auth = {
@@ -227,7 +230,6 @@ def _auth_url(
         "nonce": nonce,
         "login_hint": login_hint,
     }
-    message_hint = _param(params, "lti_message_hint", 8192)
     if message_hint:
         auth["lti_message_hint"] = message_hint
     separator = "&" if "?" in platform.auth_login_url else "?"

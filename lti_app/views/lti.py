@@ -116,6 +116,9 @@ def _start_login(
             raise
         start = start_login()
     if not registry_cache.is_current(db, start.registry_stamp):
+        # The first state is already committed (its own autocommit write): drop it, so a
+        # login leaves exactly one state behind, made from the fresh rows.
+        storage.take_state(db, start.state)
         start = start_login()
     return start
 

@@ -137,7 +137,8 @@ def test_app_host_killed_mid_issuance_leaves_nothing_half_done(app, db, tmp_path
     host = gunicorn(env, tmp_path / "host-1.log", port, workers=1)
     caller = world.caller(app.test_client(), world.instructor)
     url = f"http://127.0.0.1:{port}{caller.url(f'/learners/{learner.id}/sign')}"
-    form = {"statement": str(statements[-1]), "csrf_token": caller.csrf()}
+    # The last statement completes the level: the confirmed form issues the credential.
+    form = {"statement": str(statements[-1]), "csrf_token": caller.csrf(), "confirmed": "1"}
     before = _snapshot(db)
     lock = db.engine.connect()
     blocker = lock.begin()

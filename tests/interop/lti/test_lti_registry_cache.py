@@ -77,3 +77,30 @@ def test_unknown_issuers_are_not_kept(tool, db) -> None:
         )
         assert answer.status_code == 403
     assert not [key for key in registry_cache._cache if key[1].startswith("https://stranger-")]
+
+
+def test_a_login_after_a_registry_change_leaves_one_state(platform, database_url, db) -> None:
+    """The stamp says the cache is stale, so the login runs again on fresh rows: the state
+    its first run committed is dropped, and exactly one state stays behind."""
+    from sqlalchemy import func, select
+
+    from lti_app.db.models import LaunchData
+
+    spec = LaunchSpec(user_id="s-3", roles=[LEARNER])
+    assert Browser().launch(platform, spec).launch.status_code == 303  # cached now
+    other = Database(database_url)
+    try:  # a change elsewhere (here: the platform's name) moves the registry's stamp
+        with other.transaction() as session:
+            found = session.get(Platform, platform.platform_id)
+            assert found is not None
+            found.name = "Renamed elsewhere"
+    finally:
+        other.dispose()
+
+    def states() -> int:
+        with db.transaction() as session:
+            return session.scalar(select(func.count()).select_from(LaunchData)) or 0
+
+    before = states()
+    assert Browser().login(platform, spec).status_code in (200, 302)
+    assert states() == before + 1
