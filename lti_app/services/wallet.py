@@ -36,6 +36,7 @@ from credentials.status_list import StatusEntry
 from credentials.timefmt import now_utc
 from lti_app.db.models import Credential, FrameworkLevel, User, WalletNonce, WalletOffer
 from lti_app.services import audit, status_lists
+from lti_app.services import issuer as issuer_service
 from lti_app.services.errors import NotFound
 from lti_app.services.issuer import IssuerContext, Signer
 from lti_app.services.messages import N_, UserError
@@ -107,7 +108,7 @@ def _jwt_algorithm(issuer: IssuerContext) -> str:
     return "RS256"
 
 
-def _configuration(fmt: Format, issuer: IssuerContext) -> dict[str, Any]:
+def _configuration(fmt: Format, issuer: IssuerContext, name: str) -> dict[str, Any]:
     definition: dict[str, Any] = {"type": list(_TYPES)}
     if fmt == "ldp_vc":
         definition = {"@context": [VC_V2_CONTEXT, OB_V3_CONTEXT], "type": list(_TYPES)}
@@ -127,23 +128,25 @@ def _configuration(fmt: Format, issuer: IssuerContext) -> dict[str, Any]:
                 {
                     "name": "Open Badge",
                     "locale": "en",
-                    "description": f"A skills credential from {issuer.name}",
+                    "description": f"A skills credential from {name}",
                 }
             ]
         },
     }
 
 
-def issuer_metadata(issuer: IssuerContext) -> dict[str, Any]:
-    """Credential Issuer Metadata (OpenID4VCI 1.0 section 12.2)."""
+def issuer_metadata(issuer: IssuerContext, name: str) -> dict[str, Any]:
+    """Credential Issuer Metadata (OpenID4VCI 1.0 section 12.2); ``name`` is the
+    institution's, as wallets show it."""
     return {
         "credential_issuer": issuer_id(issuer),
         "authorization_servers": [issuer_id(issuer)],
         "credential_endpoint": issuer.url("/oid4vci/credential"),
         "nonce_endpoint": issuer.url("/oid4vci/nonce"),
-        "display": [{"name": issuer.name, "locale": "en"}],
+        "display": [{"name": name, "locale": "en"}],
         "credential_configurations_supported": {
-            config_id: _configuration(fmt, issuer) for config_id, fmt in CONFIGURATIONS.items()
+            config_id: _configuration(fmt, issuer, name)
+            for config_id, fmt in CONFIGURATIONS.items()
         },
     }
 
@@ -524,6 +527,7 @@ def _sign_copy(
     valid_until = original.valid_until
     unsigned = _copy_document(
         issuer,
+        issuer_service.institution(session, issuer),
         signer,
         original,
         level,
@@ -562,6 +566,7 @@ def _sign_copy(
 
 def _copy_document(
     issuer: IssuerContext,
+    institution: issuer_service.Institution,
     signer: Signer,
     original: Credential,
     level: FrameworkLevel,
@@ -578,7 +583,8 @@ def _copy_document(
 
     return ob3.build_credential(
         credential_id=issuer.credential_url(credential_id),
-        issuer=awarding.issuer_profile(issuer, signer.issuer_did),
+        # The institution's saved profile, as on the learner's own credential.
+        issuer=awarding.issuer_profile(issuer, signer.issuer_did, institution),
         achievement=awarding.achievement_for(issuer, level.framework_version, level),
         subject=ob3.Subject(
             id=holder_did,

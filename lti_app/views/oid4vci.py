@@ -50,7 +50,9 @@ def _error(error: wallet.Oid4vciError) -> Response:
 
 @bp.get("/.well-known/openid-credential-issuer")
 def issuer_metadata() -> Response:
-    return _json(wallet.issuer_metadata(_issuer()), cache=True)
+    issuer = _issuer()
+    name = issuer_service.institution(request_db.session(), issuer).name
+    return _json(wallet.issuer_metadata(issuer, name), cache=True)
 
 
 @bp.get("/.well-known/oauth-authorization-server")

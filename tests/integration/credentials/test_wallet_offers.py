@@ -191,6 +191,29 @@ def test_a_claimed_credential_is_a_new_signed_credential_bound_to_the_wallet(
         assert offer.issued_credential_id == copy.id
 
 
+def test_wallet_copies_and_metadata_name_the_saved_institution(client, db, issued) -> None:
+    with db.transaction() as session:
+        issuer_service.save_institution(
+            session,
+            name="Riverside Demo College",
+            url="https://riverside.example.edu",
+            email="credentials@riverside.example.edu",
+            description=None,
+            image=None,
+            remove_image=False,
+            actor_id=None,
+        )
+    answer = Wallet(client).claim(_offer(db, issued))
+    assert answer.status_code == 200, answer.get_json()
+    issuer = answer.get_json()["credentials"][0]["credential"]["issuer"]
+    assert (issuer["name"], issuer["url"]) == (
+        "Riverside Demo College",
+        "https://riverside.example.edu",
+    )
+    metadata = client.get("/.well-known/openid-credential-issuer").get_json()
+    assert metadata["display"] == [{"name": "Riverside Demo College", "locale": "en"}]
+
+
 def test_jwt_vc_json_is_a_vc_jwt_whose_subject_is_the_wallet(client, db, issued) -> None:
     holder = Wallet(client)
     answer = holder.claim(_offer(db, issued), config=JWT)
