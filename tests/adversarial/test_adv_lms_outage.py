@@ -17,10 +17,9 @@ from sqlalchemy import select
 from support import adversarial_figures as figures
 from support.adversarial_servers import bring_up, take_down
 from support.checklist_world import Person, launch_token
-from support.lti_rows import INSTRUCTOR, make_course, sign
-from support.services_platform import CLIENT_ID, ISSUER
+from support.lti_rows import INSTRUCTOR, course_on, sign
 
-from lti_app.db.models import Context, OutboxMessage
+from lti_app.db.models import OutboxMessage
 from lti_app.lms import AccessTokenCache
 from lti_app.services import gradebook
 from lti_app.services.outbox import RetryPolicy
@@ -35,16 +34,7 @@ POLICY = RetryPolicy(max_attempts=40, base_seconds=0.2, cap_seconds=2.0)
 @pytest.fixture
 def course(db, lms):
     with db.transaction() as session:
-        made = make_course(
-            session,
-            issuer=ISSUER,
-            client_id=CLIENT_ID,
-            token_url=lms.token_url,
-            lineitems_url=lms.lineitems_url,
-            learners=LEARNERS,
-        )
-        session.get(Context, made.context.id).memberships_url = lms.memberships_url
-        return made
+        return course_on(session, lms, learners=LEARNERS)
 
 
 class RunningWorker:

@@ -15,8 +15,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, func, select, update
 from support.checklist_world import Caller
-from support.lti_rows import INSTRUCTOR, LEARNER, make_course
-from support.services_platform import CLIENT_ID, ISSUER
+from support.lti_rows import INSTRUCTOR, LEARNER, course_on
 
 from lti_app.db import utcnow
 from lti_app.db.models import Context, LaunchSession, SignoffEvent, Statement
@@ -33,15 +32,7 @@ ROLE_CHANGED = "Your role in this course has changed; launch skillsign again fro
 @pytest.fixture
 def course(db, lms):
     with db.transaction() as session:
-        made = make_course(
-            session,
-            issuer=ISSUER,
-            client_id=CLIENT_ID,
-            token_url=lms.token_url,
-            lineitems_url=lms.lineitems_url,
-            learners=2,
-        )
-        session.get(Context, made.context.id).memberships_url = lms.memberships_url
+        made = course_on(session, lms, learners=2)
     lms.state.members = [
         {"user_id": "teacher-1", "roles": [INSTRUCTOR], "status": "Active"},
         {"user_id": "learner-1", "roles": [LEARNER], "status": "Active"},

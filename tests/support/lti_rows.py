@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -120,6 +121,24 @@ def make_course(
     ]
     session.flush()
     return Course(platform, context, link, version, instructor, people)
+
+
+def course_on(session: Session, platform: Any, learners: int = 3) -> Course:
+    """A course of the independent AGS/NRPS platform (support/services_platform.py): its
+    issuer, token, line-items and memberships URLs."""
+    from support.services_platform import CLIENT_ID, ISSUER
+
+    course = make_course(
+        session,
+        issuer=ISSUER,
+        client_id=CLIENT_ID,
+        token_url=platform.token_url,
+        lineitems_url=platform.lineitems_url,
+        learners=learners,
+    )
+    course.context.memberships_url = platform.memberships_url
+    session.flush()
+    return course
 
 
 def sign(

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from support.lti_rows import INSTRUCTOR, LEARNER, make_course
-from support.services_platform import CLIENT_ID, ISSUER
+from support.lti_rows import INSTRUCTOR, LEARNER, course_on
 
 from lti_app.db import utcnow
 from lti_app.db.models import Context, Membership, User
@@ -27,15 +26,7 @@ def _member(sub, roles, **extra):
 @pytest.fixture
 def nrps_course(db, platform):
     with db.transaction() as session:
-        course = make_course(
-            session,
-            issuer=ISSUER,
-            client_id=CLIENT_ID,
-            token_url=platform.token_url,
-            lineitems_url=platform.lineitems_url,
-            learners=2,
-        )
-        session.get(Context, course.context.id).memberships_url = platform.memberships_url
+        course = course_on(session, platform, learners=2)
     platform.state.members = [
         _member("teacher-1", [INSTRUCTOR], name="Ana Núñez"),
         _member("learner-1", [LEARNER]),  # no name: the launch's name must survive
